@@ -1,0 +1,32 @@
+# The README's first two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin/docker-credential-secretsmanager
+
+.PHONY: build demo test unit lint e2e bench deps clean
+
+build: ## the stripped, version-stamped helper in bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/docker-credential-secretsmanager
+
+deps: ## install test dependencies (Debian packages, pinned Go tools)
+	scripts/deps.sh
+
+demo: deps build ## end to end locally: moto + a password-protected registry + docker pull with no login
+	scripts/demo.sh
+
+test: deps ## everything CI runs: lint, unit and AWS integration tests, end-to-end suite
+	scripts/test.sh
+
+unit: ## fast tests only (no Docker Engine, no moto)
+	$(GO) test -race -short ./...
+
+lint:
+	scripts/lint.sh
+
+bench: deps build ## benchmarks: go test -bench and the process timings
+	bench/run.sh
+
+clean:
+	rm -rf bin
