@@ -43,8 +43,8 @@ func (e *ResolveError) Error() string {
 	} else if e.Status != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.Status)
 	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
+	if msg := strings.TrimRight(e.Message, ". "); msg != "" {
+		fmt.Fprintf(&b, ": %s", msg)
 	}
 	if e.Fix != "" {
 		fmt.Fprintf(&b, "; fix: %s", e.Fix)
@@ -175,7 +175,7 @@ func commonFix(f awsFailure, endpointEnv string, timeout string) string {
 	case codeNoRegion:
 		return "set AWS_REGION, give the entry a region, or map an ARN"
 	case codeTimeout:
-		return fmt.Sprintf("AWS did not answer within %s (%s): check the network, %s, or raise %s", timeout, "deadline", endpointEnv, EnvTimeout)
+		return fmt.Sprintf("AWS did not answer within %s: check the network and %s, or raise %s", timeout, endpointEnv, EnvTimeout)
 	case codeNetwork:
 		return fmt.Sprintf("cannot reach the AWS endpoint: check the network, proxy settings and %s", endpointEnv)
 	case codeAssumeRole:

@@ -81,7 +81,7 @@ func (s secretSource) resolve(ctx context.Context, registry string, timeout stri
 func (s secretSource) fix(f awsFailure, region, timeout string) string {
 	switch {
 	case f.Code == "ResourceNotFoundException":
-		return fmt.Sprintf("create the secret %q in %s or fix the mapping for this registry (a name is looked up in the region of AWS_REGION or the entry; an ARN carries its own)", s.entry.Secret, region)
+		return fmt.Sprintf("create the secret %q in %s, or fix this registry's mapping (a name is looked up in AWS_REGION or the entry's region; an ARN names its own)", s.entry.Secret, region)
 	case isAccessDenied(f):
 		res := resourceOf(f.Message, s.secretResource(region))
 		return fmt.Sprintf("grant secretsmanager:GetSecretValue on %s to %s", res, callerOf(f.Message))
