@@ -63,6 +63,9 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 		return "", "", err
 	case err != nil:
 		h.log.Info("get failed", "registry", registry, "took", took, "error", err.Error())
+		// docker pull and docker push drop a failed get's stdout and go on
+		// anonymously ("no basic auth credentials"); stderr reaches the user.
+		fmt.Fprintln(h.stderr, err)
 		return "", "", err
 	}
 	attrs := []any{"registry", registry, "source", c.Source, "took", took}
