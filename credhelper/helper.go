@@ -46,6 +46,7 @@ var _ credentials.Helper = (*Helper)(nil)
 // Get implements credentials.Helper.
 func (h *Helper) Get(serverURL string) (string, string, error) {
 	if h.config.Err != nil {
+		fmt.Fprintln(h.stderr, h.config.Err) // see the failed-get case below
 		return "", "", h.config.Err
 	}
 	registry, err := NormalizeRegistry(serverURL)
