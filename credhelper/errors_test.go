@@ -116,9 +116,9 @@ func newResponse(status int, contentType, body string, header ...string) *smithy
 
 func TestRawErrorBody(t *testing.T) {
 	tests := []struct {
-		name   string
-		resp   *smithyhttp.Response
-		want   *rawHTTPError // nil: left to the SDK
+		name string
+		resp *smithyhttp.Response
+		want *rawHTTPError // nil: left to the SDK
 	}{
 		{"moto IAM XML",
 			newResponse(403, "text/xml", `<?xml version="1.0" encoding="UTF-8"?>
