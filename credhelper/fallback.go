@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 
 	"github.com/docker/docker-credential-helpers/client"
 	"github.com/docker/docker-credential-helpers/credentials"
@@ -40,7 +41,12 @@ func (f *Fallback) wrap(verb string, err error) error {
 	if err == nil || IsNotFound(err) {
 		return err
 	}
-	if errors.Is(err, exec.ErrNotFound) {
+	// The client package flattens the helper's answer and exec's error
+	// into text ("… - err: …, out: `…`"), so match on that text too.
+	if strings.Contains(err.Error(), "out: `"+ErrNotFound.Error()+"`") {
+		return ErrNotFound
+	}
+	if errors.Is(err, exec.ErrNotFound) || strings.Contains(err.Error(), exec.ErrNotFound.Error()) {
 		return fmt.Errorf("%s: fallback helper %s is not installed (not in PATH): install it or change %s", Name, f.Name(), EnvFallback)
 	}
 	return fmt.Errorf("%s: fallback helper %s %s failed: %w", Name, f.Name(), verb, err)

@@ -152,7 +152,9 @@ func (m *Managed) Resolve(ctx context.Context, registry string, route Route) (Cr
 	}
 	if err != nil && IsNotFound(err) {
 		// A managed registry must never degrade into anonymous access.
-		return Credential{}, &ResolveError{Registry: registry, Source: route.String(), Message: "no credentials", Err: err}
+		// Err stays nil: wrapping the not-found error would let the
+		// resolver (errors.As) treat this failure as not-found again.
+		return Credential{}, &ResolveError{Registry: registry, Source: route.String(), Message: "no credentials"}
 	}
 	return c, err
 }
