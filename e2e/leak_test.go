@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
+)
+
+// scenarioContainerCredentials gives the helper no AWS keys in its
+// environment: its identity comes from a loopback container-credentials
+// server, as in CodeBuild (which sets the RELATIVE_URI form).
+func (s *suite) scenarioContainerCredentials(t *testing.T) {
+	keyID := "ASIA" + randomHex(t, 8)
+	secretKey := randomHex(t, 20)
+	token := randomHex(t, 24)
+	authToken := randomHex(t, 12)
+	s.secrets = append(s.secrets, secretKey, token, authToken)
+	var hits, refused atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v2/credentials/e2e" || r.Header.Get("Authorization") != authToken {
+			refused.Add(1)
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{
+			"AccessKeyId":     keyID,
+			"SecretAccessKey": secretKey,
+			"Token":           token,
+			"Expiration":      time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		})
+	}))
+	t.Cleanup(srv.Close)
+
+	e := s.managedEnv(t, "codebuild").
+		without("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY").
+		with("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/v2/credentials/e2e",
+			"AWS_CONTAINER_AUTHORIZATION_TOKEN", authToken)
+	s.enginePull(t, e, s.private)
+	s.enginePull(t, e, s.ecr)
+	if hits.Load() == 0 || refused.Load() != 0 {
+		t.Errorf("container-credentials server: %d answers, %d refusals; want the helper to use it", hits.Load(), refused.Load())
+	}
+
+	// Without that server, and with no other source, the helper must fail
+	// with its own error rather than pull anonymously. The memory agent
+	// would rightly serve the value it holds: turn it off for this check.
+	srv.Close()
+	out := s.mustFail(t, e.with(envAgent, "off"), "", s.tools["docker"], "pull", s.ref(s.private))
+	if !bytes.Contains([]byte(out), []byte(helperName+": "+s.private.host)) {
+		t.Errorf("pull without container credentials: want the helper's error, got:\n%s", out)
+	}
+}
+
+// scenarioLeakScan searches every file the suite wrote (the test HOME,
+// every DOCKER_CONFIG, TMPDIR, the pass store, registry and moto logs, the
+// helper's log and every client's captured output) for every secret value
+// and its base64 user:password form. The helper's own get answers are
+// never written: clients read them from a pipe.
+func (s *suite) scenarioLeakScan(t *testing.T) {
+	needles := map[string][]byte{}
+	for i, v := range s.secrets {
+		needles[fmt.Sprintf("secret #%d", i)] = []byte(v)
+	}
+	for _, r := range []registry{s.private, s.ecr, s.login} {
+		needles["auth of "+r.host] = []byte(base64.StdEncoding.EncodeToString([]byte(r.user + ":" + r.password)))
+	}
+	files, configs := 0, 0
+	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files++
+		for name, n := range needles {
+			if bytes.Contains(b, n) {
+				t.Errorf("%s appears in %s", name, p)
+			}
+		}
+		if d.Name() == "config.json" {
+			configs++
+			checkNoAuth(t, p, b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	passStore := filepath.Join(s.home, ".password-store")
+	if !fileExists(passStore) {
+		t.Errorf("no pass store at %s: the login scenario did not run", passStore)
+	}
+	if configs < 5 || files < 50 {
+		t.Errorf("scanned %d files, %d config.json: too few for the scenarios that ran", files, configs)
+	}
+	if !fileExists(filepath.Join(s.logs, "helper.log")) || readFile(t, filepath.Join(s.logs, "helper.log")) == "" {
+		t.Errorf("the helper's debug log is empty: %s had nothing to scan", credhelper.EnvLogFile)
+	}
+	t.Logf("scanned %d files (%d config.json) for %d secret values", files, configs, len(needles))
+}
+
+// checkNoAuth fails if a Docker config holds credentials.
+func checkNoAuth(t *testing.T, path string, b []byte) {
+	t.Helper()
+	var cfg struct {
+		Auths map[string]map[string]any `json:"auths"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	for host, entry := range cfg.Auths {
+		for _, k := range []string{"auth", "password", "identitytoken", "registrytoken"} {
+			if v, ok := entry[k]; ok && v != "" {
+				t.Errorf("%s: auths[%q] holds %q", path, host, k)
+			}
+		}
+	}
+}
