@@ -7,11 +7,20 @@ import (
 	"os"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
+	"github.com/credhelpers/docker-credential-secretsmanager/credhelper/setup"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=v1.2.3".
 var version string
 
 func main() {
+	// doctor lives in credhelper/setup, which imports credhelper, so it
+	// is dispatched here rather than in credhelper.Run.
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "doctor":
+			os.Exit(setup.Doctor(os.Args[2:], os.Stdout, os.Stderr, os.Getenv))
+		}
+	}
 	os.Exit(credhelper.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv, version))
 }

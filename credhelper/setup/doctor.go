@@ -1,0 +1,454 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
+)
+
+// Status is the verdict of one doctor row.
+type Status string
+
+// Row statuses. Only StatusFail makes doctor exit non-zero.
+const (
+	StatusOK   Status = "ok"
+	StatusWarn Status = "warn"
+	StatusFail Status = "fail"
+	StatusInfo Status = "info"
+	StatusSkip Status = "skip"
+)
+
+// Row is one line of the doctor report. It never carries a secret value.
+type Row struct {
+	Check   string `json:"check"`
+	Subject string `json:"subject"`
+	Status  Status `json:"status"`
+	Detail  string `json:"detail"`
+	Fix     string `json:"fix,omitempty"`
+
+	// Source is where a registry's credentials come from: a secret ARN
+	// or an ECR registry. VersionID is the secret version read.
+	Source    string `json:"source,omitempty"`
+	VersionID string `json:"versionId,omitempty"`
+	// Limit and Remaining are Docker Hub's pull allowance; Window is the
+	// period it is counted over, in seconds.
+	Limit     *int `json:"limit,omitempty"`
+	Remaining *int `json:"remaining,omitempty"`
+	Window    int  `json:"windowSeconds,omitempty"`
+}
+
+// Report is doctor's whole answer, as --json prints it.
+type Report struct {
+	Healthy bool  `json:"healthy"`
+	Rows    []Row `json:"checks"`
+}
+
+// Doctor check names.
+const (
+	checkIdentity  = "aws identity"
+	checkConfig    = "config"
+	checkDocker    = "docker config"
+	checkPlaintext = "plaintext logins"
+	checkAgent     = "agent"
+	checkRegistry  = "credentials"
+	checkAccepts   = "registry accepts"
+	checkHubLimit  = "docker hub pulls"
+)
+
+const doctorUsage = `Usage: docker-credential-secretsmanager doctor [--json] [--registry-check] [registry ...]
+
+Shows which AWS identity and configuration the helper uses, whether Docker
+routes registries to it, and for every managed registry (or those given)
+where its credentials come from and whether they resolve. --registry-check
+also asks each registry whether it accepts them. For Docker Hub it shows the
+pulls left for the mapped account and for anonymous pulls from this address.
+Exits 0 only when every check is healthy (warnings do not fail).
+`
+
+// Doctor runs the doctor command and returns its exit code.
+func Doctor(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	var asJSON, registryCheck bool
+	regs, err := parseArgs(args, map[string]*bool{"json": &asJSON, "registry-check": &registryCheck}, nil)
+	if err != nil {
+		if errors.Is(err, errHelp) {
+			fmt.Fprint(stdout, doctorUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "%s doctor: %v\n%s", credhelper.Name, err, doctorUsage)
+		return 2
+	}
+	d := &doctor{getenv: getenv, registryCheck: registryCheck}
+	rep := d.run(context.Background(), regs)
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "%s doctor: %v\n", credhelper.Name, err)
+			return 1
+		}
+	} else if err := writeTable(stdout, rep); err != nil {
+		fmt.Fprintf(stderr, "%s doctor: %v\n", credhelper.Name, err)
+		return 1
+	}
+	if !rep.Healthy {
+		return 1
+	}
+	return 0
+}
+
+func writeTable(w io.Writer, rep Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tSUBJECT\tSTATUS\tDETAIL")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Check, r.Subject, strings.ToUpper(string(r.Status)), r.Detail)
+		if r.Fix != "" {
+			fmt.Fprintf(tw, "\t\t\t  fix: %s\n", r.Fix)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	verdict := "healthy"
+	if !rep.Healthy {
+		verdict = "NOT healthy: see the rows marked FAIL"
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", verdict)
+	return err
+}
+
+type doctor struct {
+	getenv        func(string) string
+	registryCheck bool
+}
+
+func (d *doctor) run(ctx context.Context, args []string) Report {
+	cfg := credhelper.LoadConfig(d.getenv)
+	var rows []Row
+	add := func(r ...Row) { rows = append(rows, r...) }
+
+	add(d.identity(ctx, cfg))
+	add(d.configRow(cfg))
+
+	registries, argRows := d.registries(cfg, args)
+	dc, dcErr := readDockerConfig(DockerConfigPath(d.getenv))
+	add(dockerRows(dc, dcErr, registries)...)
+	add(agentRow(d.getenv))
+	add(argRows...)
+
+	base := credhelper.NewAWSClients(slog.New(slog.DiscardHandler))
+	var hubCred *credhelper.Credential
+	hubChecked := false
+	for _, reg := range registries {
+		row, cred := d.resolve(ctx, cfg, base, reg)
+		add(row)
+		if reg == credhelper.DockerHub {
+			hubChecked, hubCred = true, cred
+		}
+		if d.registryCheck && cred != nil {
+			add(d.accepts(ctx, cfg.Timeout, reg, *cred))
+		}
+	}
+	if hubChecked {
+		add(d.hubLimits(ctx, cfg.Timeout, hubCred)...)
+	}
+
+	healthy := true
+	for _, r := range rows {
+		if r.Status == StatusFail {
+			healthy = false
+		}
+	}
+	return Report{Healthy: healthy, Rows: rows}
+}
+
+// registries lists what to check: the arguments, else every exact
+// mapping. Wildcards and bad arguments come back as rows.
+func (d *doctor) registries(cfg *credhelper.Config, args []string) ([]string, []Row) {
+	var regs []string
+	var rows []Row
+	seen := map[string]bool{}
+	if len(args) > 0 {
+		for _, a := range args {
+			reg, err := credhelper.NormalizeRegistry(a)
+			if err != nil {
+				rows = append(rows, Row{Check: checkRegistry, Subject: a, Status: StatusFail, Detail: err.Error(), Fix: "give a registry host such as ghcr.io or 127.0.0.1:5000"})
+				continue
+			}
+			if !seen[reg] {
+				seen[reg] = true
+				regs = append(regs, reg)
+			}
+		}
+		return regs, rows
+	}
+	for _, e := range cfg.Entries {
+		if strings.HasPrefix(e.Registry, "*.") {
+			rows = append(rows, Row{Check: checkRegistry, Subject: e.Registry, Status: StatusSkip,
+				Detail: "a wildcard cannot be resolved by itself", Fix: "name a host under it: doctor <host>"})
+			continue
+		}
+		if !seen[e.Registry] {
+			seen[e.Registry] = true
+			regs = append(regs, e.Registry)
+		}
+	}
+	return regs, rows
+}
+
+func (d *doctor) identity(ctx context.Context, cfg *credhelper.Config) Row {
+	row := Row{Check: checkIdentity}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		row.Status, row.Detail = StatusFail, "cannot load the AWS configuration: "+oneLine(err.Error())
+		row.Fix = "fix AWS_PROFILE, AWS_CONFIG_FILE or ~/.aws/config"
+		return row
+	}
+	region := awsCfg.Region
+	if region == "" {
+		region = "none"
+	}
+	out, err := sts.NewFromConfig(awsCfg, func(o *sts.Options) {
+		if o.Region == "" {
+			o.Region = "us-east-1" // sts is global; only the signature needs a region
+		}
+	}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		row.Status = StatusFail
+		row.Detail = "sts:GetCallerIdentity failed: " + describeAWSError(err)
+		row.Fix = awsFix(err)
+		return row
+	}
+	row.Subject = aws.ToString(out.Arn)
+	row.Status = StatusOK
+	row.Detail = fmt.Sprintf("account %s, region %s", aws.ToString(out.Account), region)
+	if awsCfg.Region == "" {
+		row.Status = StatusWarn
+		row.Fix = "set AWS_REGION, or map secrets by ARN or with a region"
+	}
+	return row
+}
+
+func describeAWSError(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return oneLine(apiErr.ErrorCode() + ": " + apiErr.ErrorMessage())
+	}
+	return oneLine(err.Error())
+}
+
+func awsFix(err error) string {
+	msg := err.Error()
+	var apiErr smithy.APIError
+	switch {
+	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
+		return "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a CodeBuild service role"
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode() == "InvalidClientTokenId" || apiErr.ErrorCode() == "UnrecognizedClientException"):
+		return "the AWS access key is not valid: check AWS_ACCESS_KEY_ID / the profile's credentials"
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "SignatureDoesNotMatch":
+		return "the AWS secret access key does not match the access key"
+	case errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "Expired"):
+		return "the AWS session credentials expired: refresh them"
+	}
+	return "check the network and AWS_ENDPOINT_URL_STS if you set it"
+}
+
+func (d *doctor) configRow(cfg *credhelper.Config) Row {
+	row := Row{Check: checkConfig, Subject: cfg.File, Status: StatusOK}
+	var from []string
+	if _, err := os.Stat(cfg.File); err == nil {
+		from = append(from, "file")
+	} else {
+		row.Subject = cfg.File + " (absent)"
+	}
+	if d.getenv(credhelper.EnvRegistries) != "" {
+		from = append(from, credhelper.EnvRegistries)
+	}
+	var exact, wild int
+	for _, e := range cfg.Entries {
+		if strings.HasPrefix(e.Registry, "*.") {
+			wild++
+		} else {
+			exact++
+		}
+	}
+	src := "defaults only"
+	if len(from) > 0 {
+		src = strings.Join(from, " + ")
+	}
+	row.Detail = fmt.Sprintf("%d registries, %d wildcards from %s; ECR %s, ECR Public %s", exact, wild, src, onOff(cfg.ECR), onOff(cfg.ECRPublic))
+	if cfg.Fallback != "" {
+		row.Detail += "; fallback docker-credential-" + cfg.Fallback
+	}
+	if cfg.Err != nil {
+		row.Status, row.Detail = StatusFail, cfg.Err.Error()
+		row.Fix = "every get fails until the configuration is fixed"
+	}
+	return row
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func dockerRows(dc *dockerConfig, err error, registries []string) []Row {
+	if err != nil {
+		return []Row{{Check: checkDocker, Subject: pathOf(err), Status: StatusFail, Detail: err.Error(),
+			Fix: "the Docker CLI cannot read it either"}}
+	}
+	row := Row{Check: checkDocker, Subject: dc.Path, Status: StatusOK}
+	if !dc.Exists {
+		row.Subject += " (absent)"
+	}
+	var unrouted []string
+	for _, reg := range registries {
+		if why, ok := dc.routes(reg); !ok {
+			unrouted = append(unrouted, reg+" ("+why+")")
+		}
+	}
+	switch {
+	case len(unrouted) > 0:
+		row.Status = StatusFail
+		row.Detail = "Docker does not ask this helper for " + strings.Join(unrouted, ", ")
+		row.Fix = credhelper.Name + " configure   (or configure --registries <hosts> for credHelpers only)"
+	case dc.credsStore() == HelperName:
+		row.Detail = "credsStore: " + HelperName + " (every registry)"
+	default:
+		row.Detail = "credHelpers route every checked registry here"
+	}
+	rows := []Row{row}
+	var names []string
+	for _, p := range dc.plaintext() {
+		names = append(names, p.Key)
+	}
+	if len(names) > 0 {
+		rows = append(rows, Row{Check: checkPlaintext, Subject: dc.Path, Status: StatusWarn,
+			Detail: "passwords stored in plaintext for " + strings.Join(names, ", "),
+			Fix:    credhelper.Name + " configure --migrate (moves them to Secrets Manager)"})
+	}
+	return rows
+}
+
+func pathOf(err error) string {
+	var nj *notJSONError
+	if errors.As(err, &nj) {
+		return nj.Path
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Path
+	}
+	return ""
+}
+
+// recorder wraps the helper's clients to note which secret and version a
+// resolution read; it keeps no value.
+type recorder struct {
+	credhelper.Clients
+	mu        sync.Mutex
+	arn, vers string
+}
+
+func (r *recorder) SecretsManager(ctx context.Context, id credhelper.Identity) (credhelper.SecretValueGetter, string, error) {
+	c, region, err := r.Clients.SecretsManager(ctx, id)
+	if err != nil {
+		return nil, region, err
+	}
+	return recordingGetter{inner: c, r: r}, region, nil
+}
+
+type recordingGetter struct {
+	inner credhelper.SecretValueGetter
+	r     *recorder
+}
+
+func (g recordingGetter) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	out, err := g.inner.GetSecretValue(ctx, in, opts...)
+	if err == nil && out != nil {
+		g.r.mu.Lock()
+		g.r.arn, g.r.vers = aws.ToString(out.ARN), aws.ToString(out.VersionId)
+		g.r.mu.Unlock()
+	}
+	return out, err
+}
+
+// resolve runs the helper's own resolution for one registry.
+func (d *doctor) resolve(ctx context.Context, cfg *credhelper.Config, base credhelper.Clients, reg string) (Row, *credhelper.Credential) {
+	row := Row{Check: checkRegistry, Subject: reg}
+	if cfg.Err != nil {
+		row.Status, row.Detail, row.Fix = StatusFail, "not resolved: the configuration is broken", "fix the config row above"
+		return row, nil
+	}
+	rec := &recorder{Clients: base}
+	m := &credhelper.Managed{Config: cfg, Clients: rec}
+	route, ok := m.Route(reg)
+	if !ok {
+		row.Status, row.Detail = StatusFail, "not managed by this helper: Docker would get \"credentials not found\" and pull anonymously"
+		row.Fix = fmt.Sprintf("map it: %s=%s=<secret name or ARN>, or add it to %s", credhelper.EnvRegistries, reg, cfg.File)
+		return row, nil
+	}
+	row.Source = route.String()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	cred, err := m.Resolve(ctx, reg, route)
+	if rec.arn != "" {
+		row.Source, row.VersionID = "secretsmanager:"+rec.arn, rec.vers
+	}
+	if err != nil {
+		row.Status = StatusFail
+		var re *credhelper.ResolveError
+		if errors.As(err, &re) {
+			short := *re
+			short.Fix = ""
+			row.Detail = strings.TrimPrefix(short.Error(), credhelper.Name+": "+reg+": ")
+			row.Fix = re.Fix
+		} else {
+			row.Detail = oneLine(err.Error())
+		}
+		return row, nil
+	}
+	row.Status = StatusOK
+	detail := []string{"resolves (user " + cred.Username + ")"}
+	if cred.Username == "<token>" {
+		detail = []string{"resolves (identity token)"}
+	}
+	if row.Source != "" {
+		detail = append(detail, "from "+row.Source)
+	}
+	if row.VersionID != "" {
+		detail = append(detail, "version "+row.VersionID)
+	}
+	if !cred.Expires.IsZero() {
+		detail = append(detail, "expires "+cred.Expires.UTC().Format(time.RFC3339))
+	}
+	row.Detail = strings.Join(detail, ", ")
+	return row, &cred
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}

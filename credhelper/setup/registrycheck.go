@@ -1,0 +1,281 @@
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
+)
+
+// EnvDockerHubRegistry overrides Docker Hub's registry endpoint
+// (registry-1.docker.io) for doctor's checks, as host[:port] or a URL;
+// tests point it at a local stand-in. The token service is whatever the
+// registry's challenge names, as for any registry.
+const EnvDockerHubRegistry = "DOCKER_CREDENTIAL_SECRETSMANAGER_DOCKERHUB_REGISTRY"
+
+const dockerHubRegistry = "registry-1.docker.io"
+
+// rateLimitRepo is the repository Docker provides for reading the pull
+// allowance: a HEAD of its manifest does not count as a pull.
+const rateLimitRepo = "ratelimitpreview/test"
+
+// endpoint is a registry as doctor contacts it.
+type endpoint struct {
+	reg name.Registry
+}
+
+func (e endpoint) url(path string) string {
+	return e.reg.Scheme() + "://" + e.reg.RegistryStr() + path
+}
+
+// registryEndpoint names the registry to contact for a normalised
+// registry: Docker Hub's API host (or its override) for docker.io.
+func registryEndpoint(reg string, getenv func(string) string) (endpoint, error) {
+	host := reg
+	if reg == credhelper.DockerHub {
+		host = dockerHubRegistry
+		if v := getenv(EnvDockerHubRegistry); v != "" {
+			host = v
+		}
+	}
+	insecure := false
+	if rest, ok := strings.CutPrefix(host, "http://"); ok {
+		host, insecure = rest, true
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "https://"), "/")
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	if ip := net.ParseIP(strings.Trim(h, "[]")); (ip != nil && ip.IsLoopback()) || h == "localhost" {
+		insecure = true
+	}
+	var opts []name.Option
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.NewRegistry(host, opts...)
+	if err != nil {
+		return endpoint{}, err
+	}
+	return endpoint{reg: r}, nil
+}
+
+func authenticator(c credhelper.Credential) authn.Authenticator {
+	if c.Username == "<token>" {
+		return authn.FromConfig(authn.AuthConfig{IdentityToken: c.Secret})
+	}
+	return &authn.Basic{Username: c.Username, Password: c.Secret}
+}
+
+func httpTransport() http.RoundTripper {
+	return http.DefaultTransport.(*http.Transport).Clone()
+}
+
+// accepts asks the registry whether it accepts the credential: the /v2/
+// challenge, the token exchange it asks for, and an authenticated /v2/.
+func (d *doctor) accepts(ctx context.Context, timeout time.Duration, reg string, cred credhelper.Credential) Row {
+	row := Row{Check: checkAccepts, Subject: reg}
+	ep, err := registryEndpoint(reg, d.getenv)
+	if err != nil {
+		row.Status, row.Detail = StatusFail, oneLine(err.Error())
+		return row
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	status, err := authenticatedStatus(ctx, ep, authenticator(cred), nil, http.MethodGet, "/v2/")
+	switch {
+	case err != nil:
+		return failedContact(row, ep, err, timeout)
+	case status == http.StatusOK:
+		row.Status, row.Detail = StatusOK, "the registry accepts the credentials ("+ep.reg.RegistryStr()+")"
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		row.Status = StatusFail
+		row.Detail = fmt.Sprintf("rejected (HTTP %d): the registry does not accept the resolved credentials", status)
+		row.Fix = "update the secret's username/password (or token) to a valid login for " + reg
+	default:
+		row.Status = StatusFail
+		row.Detail = fmt.Sprintf("unexpected answer HTTP %d from %s", status, ep.url("/v2/"))
+		row.Fix = "check that " + reg + " is a registry (v2 API) and that no proxy rewrites it"
+	}
+	return row
+}
+
+// authenticatedStatus runs go-containerregistry's transport (the ping,
+// the challenge and any token exchange) and then one request through it.
+func authenticatedStatus(ctx context.Context, ep endpoint, auth authn.Authenticator, scopes []string, method, path string) (int, error) {
+	h, err := authenticatedResponse(ctx, ep, auth, scopes, method, path)
+	if err != nil {
+		return 0, err
+	}
+	return h.StatusCode, nil
+}
+
+func authenticatedResponse(ctx context.Context, ep endpoint, auth authn.Authenticator, scopes []string, method, path string) (*http.Response, error) {
+	tr, err := transport.NewWithContext(ctx, ep.reg, auth, httpTransport(), scopes)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, ep.url(path), nil)
+	if err != nil {
+		return nil, err
+	}
+	if method == http.MethodHead {
+		req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json")
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := resp.Body.Close(); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// failedContact turns a transport failure into a row: a rejected token
+// exchange, or an unreachable registry.
+func failedContact(row Row, ep endpoint, err error, timeout time.Duration) Row {
+	row.Status = StatusFail
+	var terr *transport.Error
+	var netErr net.Error
+	switch {
+	case errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden):
+		row.Detail = fmt.Sprintf("rejected (HTTP %d) by the token exchange: the credentials are not valid there", terr.StatusCode)
+		row.Fix = "update the secret's username/password (or token) to a valid login for " + row.Subject
+	case errors.As(err, &terr):
+		row.Detail = fmt.Sprintf("the registry answered HTTP %d during authentication", terr.StatusCode)
+		row.Fix = "check that " + ep.reg.RegistryStr() + " is a registry (v2 API) and that no proxy rewrites it"
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr):
+		row.Detail = "unreachable: " + oneLine(redactURLs(err.Error()))
+		row.Fix = fmt.Sprintf("check the network, DNS and HTTPS_PROXY for %s (gave up after %s)", ep.reg.RegistryStr(), timeout)
+	default:
+		row.Detail = "unreachable: " + oneLine(redactURLs(err.Error()))
+		row.Fix = "check the network, DNS, TLS and HTTPS_PROXY for " + ep.reg.RegistryStr()
+	}
+	return row
+}
+
+// redactURLs drops query strings from URLs quoted in an error: a token
+// service's URL may carry account names or scopes worth keeping out of
+// build logs.
+func redactURLs(s string) string {
+	fields := strings.Fields(s)
+	for i, f := range fields {
+		if strings.Contains(f, "://") {
+			if q := strings.IndexByte(f, '?'); q >= 0 {
+				fields[i] = f[:q] + "?…\""
+			}
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
+// hubLimits reads Docker Hub's pull allowance, anonymous and for the
+// mapped account.
+func (d *doctor) hubLimits(ctx context.Context, timeout time.Duration, cred *credhelper.Credential) []Row {
+	ep, err := registryEndpoint(credhelper.DockerHub, d.getenv)
+	if err != nil {
+		return []Row{{Check: checkHubLimit, Subject: "docker.io", Status: StatusFail, Detail: oneLine(err.Error()), Fix: "fix " + EnvDockerHubRegistry}}
+	}
+	var rows []Row
+	account := Row{Check: checkHubLimit, Subject: "account"}
+	if cred != nil {
+		account.Subject = "account " + cred.Username
+		rows = append(rows, d.hubLimit(ctx, timeout, ep, account, authenticator(*cred), true))
+	}
+	anon := Row{Check: checkHubLimit, Subject: "anonymous (this address)"}
+	// Anonymous pulls only matter when the account is not used.
+	rows = append(rows, d.hubLimit(ctx, timeout, ep, anon, authn.Anonymous, cred == nil))
+	return rows
+}
+
+func (d *doctor) hubLimit(ctx context.Context, timeout time.Duration, ep endpoint, row Row, auth authn.Authenticator, used bool) Row {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	scope := ep.reg.Repo(rateLimitRepo).Scope(transport.PullScope)
+	resp, err := authenticatedResponse(ctx, ep, auth, []string{scope}, http.MethodHead, "/v2/"+rateLimitRepo+"/manifests/latest")
+	if err != nil {
+		row = failedContact(row, ep, err, timeout)
+		if !used && row.Status == StatusFail {
+			row.Status = StatusWarn
+		}
+		return row
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		row.Status = StatusFail
+		row.Detail = fmt.Sprintf("rejected (HTTP %d): the credentials are not accepted by Docker Hub", resp.StatusCode)
+		row.Fix = "update the secret's Docker Hub username and access token"
+		return row
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		zero := 0
+		row.Remaining = &zero
+	}
+	limit, window, okL := parseRateLimit(resp.Header.Get("ratelimit-limit"))
+	remaining, _, okR := parseRateLimit(resp.Header.Get("ratelimit-remaining"))
+	source := resp.Header.Get("docker-ratelimit-source")
+	if !okL || !okR {
+		if row.Remaining == nil {
+			row.Status, row.Detail = StatusOK, "no pull limit reported (a paid plan, or a mirror without limits)"
+			if resp.StatusCode != http.StatusOK {
+				row.Status = StatusWarn
+				row.Detail = fmt.Sprintf("HTTP %d and no pull limit reported", resp.StatusCode)
+			}
+			return row
+		}
+	} else {
+		row.Limit, row.Remaining, row.Window = &limit, &remaining, window
+	}
+	per := ""
+	if row.Window > 0 {
+		per = " per " + (time.Duration(row.Window) * time.Second).String()
+	}
+	if row.Limit != nil {
+		row.Detail = fmt.Sprintf("%d of %d pulls left%s", *row.Remaining, *row.Limit, per)
+	} else {
+		row.Detail = "no pulls left (HTTP 429)"
+	}
+	if source != "" {
+		row.Detail += " (counted for " + source + ")"
+	}
+	switch {
+	case *row.Remaining > 0:
+		row.Status = StatusOK
+	case used:
+		row.Status = StatusFail
+		row.Fix = "pulls fail with toomanyrequests until the window resets: map docker.io to an account with allowance, or use an ECR pull-through cache"
+	default:
+		row.Status = StatusWarn
+		row.Fix = "anonymous pulls from this address fail; the mapped account is used instead"
+	}
+	return row
+}
+
+// parseRateLimit reads "100;w=21600" into 100 and 21600.
+func parseRateLimit(v string) (n, window int, ok bool) {
+	if v == "" {
+		return 0, 0, false
+	}
+	parts := strings.Split(v, ";")
+	n, err := strconv.Atoi(strings.TrimSpace(parts[0]))
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, p := range parts[1:] {
+		if w, ok := strings.CutPrefix(strings.TrimSpace(p), "w="); ok {
+			window, _ = strconv.Atoi(w)
+		}
+	}
+	return n, window, true
+}
