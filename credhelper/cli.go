@@ -11,7 +11,7 @@ import (
 // tests).
 type Env func(string) string
 
-const usage = "Usage: " + Name + " <get|store|erase|list|version>\n" +
+const usage = "Usage: " + Name + " <get|store|erase|list|version|agent [status|stop]>\n" +
 	"A Docker credential helper that resolves registry credentials from AWS Secrets Manager, ECR and ECR Public.\n" +
 	"Enable it with {\"credsStore\": \"secretsmanager\"} in ~/.docker/config.json; see the README for configuration."
 
@@ -19,6 +19,9 @@ const usage = "Usage: " + Name + " <get|store|erase|list|version>\n" +
 // Protocol answers and protocol errors go to stdout, as the protocol
 // requires; diagnostics go to stderr.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv Env, stampedVersion string) int {
+	if len(args) > 0 && args[0] == "agent" {
+		return runAgent(args[1:], stdout, stderr, getenv)
+	}
 	if len(args) != 1 {
 		fmt.Fprintln(stdout, usage)
 		return 1
@@ -39,6 +42,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv Env, s
 			}
 		}()
 		h := NewHelper(cfg, NewAWSClients(log), stderr, log)
+		h.useAgent(getenv)
 		if err := credentials.HandleCommand(h, action, stdin, stdout); err != nil {
 			fmt.Fprintln(stdout, err)
 			return 1
