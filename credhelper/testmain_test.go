@@ -95,4 +95,3 @@ func secret(values ...string) {
 		}
 	}
 }
-
