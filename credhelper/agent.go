@@ -359,6 +359,9 @@ func (a *Agent) get(conn *net.UnixConn, req agentRequest) {
 	case opFail:
 		f.resp = agentResponse{Status: stFailed, Error: res.Error}
 	}
+	// The acknowledgement tells the leader its result is in place.
+	_ = conn.SetWriteDeadline(time.Now().Add(agentIOTimeout))
+	a.reply(conn, agentResponse{Status: stOK})
 }
 
 // wait relays a flight's result to a waiting client, telling it every
