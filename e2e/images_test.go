@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -94,12 +93,3 @@ func (s *suite) forget(t *testing.T, e env, ref string) {
 }
 
 var pushedDigest = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
-
-func readDir(t *testing.T, dir string) []os.DirEntry {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return entries
-}

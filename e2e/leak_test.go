@@ -48,10 +48,13 @@ func (s *suite) scenarioContainerCredentials(t *testing.T) {
 		without("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY").
 		with("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/v2/credentials/e2e",
 			"AWS_CONTAINER_AUTHORIZATION_TOKEN", authToken)
-	s.enginePull(t, e, s.private)
-	s.enginePull(t, e, s.ecr)
-	if hits.Load() == 0 || refused.Load() != 0 {
-		t.Errorf("container-credentials server: %d answers, %d refusals; want the helper to use it", hits.Load(), refused.Load())
+	for _, r := range []registry{s.private, s.ecr} {
+		before := hits.Load()
+		s.enginePull(t, e, r)
+		if hits.Load() == before || refused.Load() != 0 {
+			t.Errorf("pull from %s: the container-credentials server gave %d answers and %d refusals; want the helper to use it",
+				r.host, hits.Load()-before, refused.Load())
+		}
 	}
 
 	// Without that server, and with no other source, the helper must fail

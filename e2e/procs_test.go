@@ -177,7 +177,13 @@ func (s *suite) run(t *testing.T, e env, stdin string, args ...string) (string, 
 	}
 	out, err := cmd.CombinedOutput()
 	name := fmt.Sprintf("%03d-%s.log", s.seq, filepath.Base(args[0]))
-	record := fmt.Sprintf("$ %s\n%s\n(exit: %v)\n", strings.Join(args, " "), out, err)
+	var shown []string // the Docker and helper settings; never AWS values
+	for _, kv := range cmd.Env {
+		if strings.HasPrefix(kv, "DOCKER_") {
+			shown = append(shown, kv)
+		}
+	}
+	record := fmt.Sprintf("$ %s %s\n%s\n(exit: %v)\n", strings.Join(shown, " "), strings.Join(args, " "), out, err)
 	writeFile(t, filepath.Join(s.logs, "commands", name), record)
 	return string(out), err
 }

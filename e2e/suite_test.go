@@ -90,7 +90,7 @@ func newSuite(t *testing.T) *suite {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() && os.Getenv("E2E_KEEP") != "" {
+		if os.Getenv("E2E_KEEP") != "" {
 			t.Logf("E2E_KEEP: leaving %s", root)
 			return
 		}
