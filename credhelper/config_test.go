@@ -10,13 +10,14 @@ import (
 )
 
 // testEnv returns a getenv over kv that never sees the real environment:
-// DOCKER_CONFIG defaults to an empty temp dir so that no user file is read.
+// DOCKER_CONFIG defaults to an empty temp dir so that no user file is read,
+// and XDG_RUNTIME_DIR to another so that no running memory agent answers.
 func testEnv(t testing.TB, kv ...string) Env {
 	t.Helper()
 	if len(kv)%2 != 0 {
 		t.Fatal("testEnv wants key, value pairs")
 	}
-	m := map[string]string{"DOCKER_CONFIG": t.TempDir()}
+	m := map[string]string{"DOCKER_CONFIG": t.TempDir(), "XDG_RUNTIME_DIR": t.TempDir()}
 	for i := 0; i < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}

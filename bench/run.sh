@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Benchmarks: `go test -bench` for the in-process paths, then the real
+# binary timed as a process (bench/proctime), printed as markdown.
+#
+#   bench/run.sh                 # what `make bench` runs
+#   BENCH_RUNS=50 bench/run.sh   # fewer process runs per case (default 200)
+#   BENCH_GO=0 bench/run.sh      # skip go test -bench
+#   BENCH_MOTO=0 bench/run.sh    # skip the managed get against moto
+#   BENCH_BIN=path bench/run.sh  # time that binary instead of building bin/
+#
+# To time another case, add a `bench_case` line below (name, expected exit
+# code, stdin, then optional VAR=value words and the command).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${BENCH_RUNS:-200}
+bin=$(realpath -m "${BENCH_BIN:-bin/docker-credential-secretsmanager}")
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	local pid
+	# A helper with the memory agent may have started one in our private
+	# runtime dir; older builds answer "unknown command", which is fine.
+	[[ -d $work/run ]] && XDG_RUNTIME_DIR=$work/run TMPDIR=$work/tmp "$bin" agent stop >/dev/null 2>&1 || true
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+cases=$work/cases
+: >"$cases"
+# bench_case NAME EXIT STDIN [VAR=value ...] COMMAND [ARG ...]
+bench_case() {
+	local name=$1 exit=$2 stdin=$3
+	shift 3
+	printf '%s;%s;%s;%s\n' "$name" "$exit" "$stdin" "$*" >>"$cases"
+}
+
+if [[ -z ${BENCH_BIN:-} ]]; then
+	make --no-print-directory build >&2
+fi
+
+echo "# Benchmarks"
+echo
+echo "$(go version | cut -d' ' -f3-), $(nproc) CPUs, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+
+size=$(stat -c %s "$bin")
+echo "## Binary"
+echo
+printf -- '- %s: %d bytes (%s MiB), stripped (-s -w), limit 10 MB\n' "$(basename "$bin")" "$size" "$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')"
+printf -- '- version: %s\n' "$("$bin" version)"
+echo
+
+if [[ ${BENCH_GO:-1} != 0 ]]; then
+	echo "## In-process (go test -bench)"
+	echo
+	echo '```'
+	go test -run '^$' -bench . -benchmem -benchtime "${BENCH_GO_TIME:-1s}" ./credhelper | grep -E '^(Benchmark|ok|PASS)'
+	echo '```'
+	echo
+fi
+
+# An isolated environment: no user Docker or AWS configuration, no IMDS.
+export HOME=$work/home DOCKER_CONFIG=$work/docker XDG_RUNTIME_DIR=$work/run TMPDIR=$work/tmp
+mkdir -p "$HOME" "$DOCKER_CONFIG" "$TMPDIR"
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SECRETS_MANAGER AWS_ENDPOINT_URL_ECR \
+	AWS_ENDPOINT_URL_ECR_PUBLIC DOCKER_CREDENTIAL_SECRETSMANAGER_CONFIG DOCKER_CREDENTIAL_SECRETSMANAGER_FALLBACK \
+	DOCKER_CREDENTIAL_SECRETSMANAGER_LOG DOCKER_CREDENTIAL_SECRETSMANAGER_LOG_FILE
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+# Every case runs with the same mapping, as a configured CodeBuild job would.
+export DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES="docker.io=bench/dockerhub,bench.registry.test=bench/registry"
+
+# The process-start floor comes first: it is the ratio's baseline.
+bench_case version 0 '' "$bin" version
+bench_case "get unmanaged" 1 'ghcr.io\n' "$bin" get
+bench_case list 0 '' "$bin" list
+
+moto_note=""
+if [[ ${BENCH_MOTO:-1} != 0 ]] && command -v moto_server >/dev/null && command -v aws >/dev/null; then
+	port=$(free_port)
+	moto_server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+	pids+=($!)
+	endpoint=http://127.0.0.1:$port
+	for _ in $(seq 100); do
+		curl -fs "$endpoint/moto-api/" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	curl -fs "$endpoint/moto-api/" >/dev/null || { cat "$work/moto.log" >&2; echo "moto did not start" >&2; exit 1; }
+	# The value reaches aws from a 0600 file, never from argv.
+	umask 077
+	printf '{"username":"bench","password":"%s"}' "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >"$work/secret.json"
+	aws --endpoint-url "$endpoint" secretsmanager create-secret --name bench/registry \
+		--secret-string "file://$work/secret.json" >/dev/null
+	rm -f "$work/secret.json"
+	# Every process is a cold start: a new SDK configuration, credential
+	# chain and connection per get, and no memory agent to answer instead.
+	bench_case "get managed (moto, cold)" 0 'bench.registry.test\n' \
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=$endpoint" DOCKER_CREDENTIAL_SECRETSMANAGER_AGENT=off "$bin" get
+else
+	moto_note="(managed get against moto skipped: BENCH_MOTO=0 or moto_server/aws missing)"
+fi
+# Later cases go here, e.g. a memory agent's warm get, or for comparison:
+# command -v docker-credential-ecr-login >/dev/null &&
+#	bench_case "ecr-login get unmanaged" 1 'ghcr.io\n' docker-credential-ecr-login get
+
+go build -o "$work/proctime" ./bench/proctime
+echo "## Processes (bench/proctime, $runs interleaved runs per case)"
+echo
+"$work/proctime" -n "$runs" -baseline version "$cases"
+echo
+[[ -z $moto_note ]] || echo "$moto_note"
+echo "Target: get unmanaged within 1.25x of version."
