@@ -201,14 +201,23 @@ func (s *suite) scenarioFailures(t *testing.T) {
 	})
 	t.Run("missing-secret", func(t *testing.T) {
 		e := s.env(dc).with(credhelper.EnvRegistries, mapping(s.private.host, secretMissing))
-		for _, args := range [][]string{
-			{s.tools["docker"], "pull", s.ref(s.private)},
-			{s.tools["crane"], "digest", s.ref(s.private)},
+		s.forget(t, e, s.ref(s.private))
+		buildCtx := filepath.Join(s.tmp, "build-missing")
+		writeFile(t, filepath.Join(buildCtx, "Dockerfile"), "FROM "+s.ref(s.private)+"\n")
+		for _, c := range []struct {
+			env  env
+			args []string
+		}{
+			{e, []string{s.tools["docker"], "pull", s.ref(s.private)}},
+			{e, []string{s.tools["crane"], "digest", s.ref(s.private)}},
+			{e.with("DOCKER_BUILDKIT", "1"), []string{s.tools["docker"], "build", "--progress", "plain", buildCtx}},
+			{e.with("DOCKER_BUILDKIT", "0"), []string{s.tools["docker"], "build", buildCtx}},
 		} {
-			out := s.mustFail(t, e, "", args...)
+			args := c.args
+			out := s.mustFail(t, c.env, "", args...)
 			for _, want := range []string{helperName + ": " + s.private.host, secretMissing, "ResourceNotFoundException"} {
 				if !strings.Contains(out, want) {
-					t.Errorf("%s with a missing secret: output lacks %q:\n%s", filepath.Base(args[0]), want, out)
+					t.Errorf("%s with a missing secret: output lacks %q:\n%s", strings.Join(args[1:2], " "), want, out)
 				}
 			}
 		}
