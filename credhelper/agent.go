@@ -130,9 +130,10 @@ func (it *agentItem) drop() { wipe(it.secret) }
 
 // flight is one key being resolved by a leader; waiters block on done.
 type flight struct {
-	key  string
-	done chan struct{}
-	resp agentResponse // stHit, stResolve or stFailed
+	key     string
+	waiters int
+	done    chan struct{}
+	resp    agentResponse // stHit, stResolve or stFailed
 }
 
 // NewAgent returns an agent with a fresh salt.
@@ -323,6 +324,7 @@ func (a *Agent) get(conn *net.UnixConn, req agentRequest) {
 		delete(a.cache, k)
 	}
 	if f, ok := a.flights[k]; ok {
+		f.waiters++
 		a.mu.Unlock()
 		a.wait(conn, f)
 		return
@@ -331,12 +333,15 @@ func (a *Agent) get(conn *net.UnixConn, req agentRequest) {
 	a.flights[k] = f
 	a.mu.Unlock()
 
-	defer func() {
+	// The flight ends before the leader hears back, so that no later get
+	// can join a finished flight and receive a result past its TTL.
+	finish := sync.OnceFunc(func() {
 		a.mu.Lock()
 		delete(a.flights, k)
 		close(f.done)
 		a.mu.Unlock()
-	}()
+	})
+	defer finish()
 	if !a.reply(conn, agentResponse{Status: stLead}) {
 		return
 	}
@@ -359,6 +364,7 @@ func (a *Agent) get(conn *net.UnixConn, req agentRequest) {
 	case opFail:
 		f.resp = agentResponse{Status: stFailed, Error: res.Error}
 	}
+	finish()
 	// The acknowledgement tells the leader its result is in place.
 	_ = conn.SetWriteDeadline(time.Now().Add(agentIOTimeout))
 	a.reply(conn, agentResponse{Status: stOK})

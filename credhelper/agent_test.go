@@ -62,6 +62,9 @@ func startTestAgent(t *testing.T, clock *fakeClock) (*Agent, *agentClient) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("AGENT_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	a, err := NewAgent(log)
 	if err != nil {
 		t.Fatal(err)
@@ -82,13 +85,15 @@ func startTestAgent(t *testing.T, clock *fakeClock) (*Agent, *agentClient) {
 	return a, &agentClient{settings: settings, getenv: func(string) string { return "" }, log: log}
 }
 
-// waitActive waits until the agent serves n connections.
-func waitActive(a *Agent, n int) {
+// waitWaiters waits until n clients wait for a key's leader.
+func waitWaiters(a *Agent, key string, n int) {
+	k := a.saltedKey(key)
 	for {
 		a.mu.Lock()
-		active := a.active
+		f, ok := a.flights[k]
+		waiting := ok && f.waiters >= n
 		a.mu.Unlock()
-		if active >= n {
+		if waiting {
 			return
 		}
 		time.Sleep(time.Millisecond)
@@ -219,7 +224,7 @@ func TestAgentLeaderOutcomes(t *testing.T) {
 			_, err := c.cached(context.Background(), "k", "reg.example.com", secretRoute("s"), 10*time.Second, waiter.resolve)
 			werr <- err
 		}()
-		waitActive(a, 2) // the leader and the waiter
+		waitWaiters(a, "k", 1)
 		close(leader.gate)
 		if err := <-done; err == nil {
 			t.Fatal("the leader's failure was lost")
@@ -252,7 +257,7 @@ func TestAgentLeaderOutcomes(t *testing.T) {
 			}
 			got <- err
 		}()
-		waitActive(a, 2)
+		waitWaiters(a, "k", 1)
 		_ = conn.Close() // the leader dies without a put
 		if err := <-got; err != nil {
 			t.Fatal(err)
