@@ -435,6 +435,9 @@ func TestGetManagedFailureIsNeverNotFound(t *testing.T) {
 			if strings.Contains(out, "\n") || strings.Contains(out, leak) {
 				t.Errorf("error %q spans lines or leaks the secret", out)
 			}
+			if strings.Contains(h.stderr.String(), leak) {
+				t.Errorf("stderr %q leaks the secret", h.stderr)
+			}
 			if got := readCalls(t, calls); len(got) != 0 {
 				t.Errorf("the fallback was asked after a managed failure: %v", got)
 			}
@@ -482,22 +485,29 @@ func (e *smithyAPIError) ErrorMessage() string          { return e.msg }
 func (e *smithyAPIError) ErrorFault() smithy.ErrorFault { return smithy.FaultUnknown }
 
 func TestBrokenConfigFailsEveryGet(t *testing.T) {
-	for _, env := range [][]string{
-		{EnvRegistries, "docker.io=ok,quay.io"},
-		{EnvConfig, unitFixture("invalid.json")},
-		{EnvConfig, filepath.Join(t.TempDir(), "missing.json")},
-		{EnvTimeout, "soon"},
-	} {
-		t.Run(strings.Join(env, "="), func(t *testing.T) {
-			h := newHarness(t, nil, env...)
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	tests := []struct {
+		name string
+		env  []string
+		want string // where the message points
+	}{
+		{"bad env entry", []string{EnvRegistries, "docker.io=ok,quay.io"}, EnvRegistries + `, entry "quay.io"`},
+		{"invalid file", []string{EnvConfig, unitFixture("invalid.json")}, unitFixture("invalid.json") + ": not a valid config file: invalid JSON at line 4"},
+		{"bad file entry", []string{EnvConfig, unitFixture("bad-entry.json")}, unitFixture("bad-entry.json") + `, entry "quay.io"`},
+		{"missing explicit file", []string{EnvConfig, missing}, missing + ": cannot read the config file"},
+		{"bad timeout", []string{EnvTimeout, "soon"}, EnvTimeout + ": "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil, tt.env...)
 			for _, url := range []string{"ghcr.io", "https://index.docker.io/v1/", "123456789012.dkr.ecr.us-east-1.amazonaws.com"} {
 				out, err := h.run(t, "get", url)
 				var ce *ConfigError
 				if !errors.As(err, &ce) || IsNotFound(err) {
 					t.Errorf("get %s = %q, want the configuration error", url, out)
 				}
-				if !strings.Contains(out, "configuration error in "+env[0]) && !strings.Contains(out, "configuration error in "+env[1]) {
-					t.Errorf("error %q does not point at %s", out, env)
+				if !strings.Contains(out, "configuration error in "+tt.want) {
+					t.Errorf("error %q does not point at %q", out, tt.want)
 				}
 			}
 			if calls := h.clients.Calls(); len(calls) != 0 {
@@ -506,6 +516,9 @@ func TestBrokenConfigFailsEveryGet(t *testing.T) {
 			out, err := h.run(t, "list", "")
 			if err != nil {
 				t.Errorf("list failed with a broken configuration: %q", out)
+			}
+			if !strings.Contains(h.stderr.String(), tt.want) {
+				t.Errorf("list's stderr %q does not report the configuration error", h.stderr)
 			}
 		})
 	}
