@@ -14,12 +14,14 @@ import (
 var version string
 
 func main() {
-	// doctor lives in credhelper/setup, which imports credhelper, so it
-	// is dispatched here rather than in credhelper.Run.
+	// doctor and configure live in credhelper/setup, which imports
+	// credhelper, so they are dispatched here rather than in credhelper.Run.
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "doctor":
 			os.Exit(setup.Doctor(os.Args[2:], os.Stdout, os.Stderr, os.Getenv))
+		case "configure":
+			os.Exit(setup.Configure(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 		}
 	}
 	os.Exit(credhelper.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv, version))

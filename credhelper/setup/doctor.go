@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
@@ -225,20 +224,16 @@ func (d *doctor) identity(ctx context.Context, cfg *credhelper.Config) Row {
 	if region == "" {
 		region = "none"
 	}
-	out, err := sts.NewFromConfig(awsCfg, func(o *sts.Options) {
-		if o.Region == "" {
-			o.Region = "us-east-1" // sts is global; only the signature needs a region
-		}
-	}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	out, err := getCallerIdentity(ctx, awsCfg)
 	if err != nil {
 		row.Status = StatusFail
 		row.Detail = "sts:GetCallerIdentity failed: " + describeAWSError(err)
 		row.Fix = awsFix(err)
 		return row
 	}
-	row.Subject = aws.ToString(out.Arn)
+	row.Subject = out.Arn
 	row.Status = StatusOK
-	row.Detail = fmt.Sprintf("account %s, region %s", aws.ToString(out.Account), region)
+	row.Detail = fmt.Sprintf("account %s, region %s", out.Account, region)
 	if awsCfg.Region == "" {
 		row.Status = StatusWarn
 		row.Fix = "set AWS_REGION, or map secrets by ARN or with a region"
@@ -255,10 +250,10 @@ func describeAWSError(err error) string {
 }
 
 func awsFix(err error) string {
-	msg := err.Error()
 	var apiErr smithy.APIError
+	var noCreds *noCredentialsError
 	switch {
-	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
+	case errors.As(err, &noCreds):
 		return "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a CodeBuild service role"
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode() == "InvalidClientTokenId" || apiErr.ErrorCode() == "UnrecognizedClientException"):
 		return "the AWS access key is not valid: check AWS_ACCESS_KEY_ID / the profile's credentials"

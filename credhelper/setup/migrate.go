@@ -1,0 +1,232 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
+)
+
+// secretNameFor turns a registry into a secret name: Secrets Manager
+// allows letters, digits and /_+=.@- only, so a port's colon becomes _.
+func secretNameFor(prefix, registry string) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, r := range registry {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("/_+=.@-", r):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// migrate moves the plaintext logins of dc into Secrets Manager and the
+// helper's config file, and removes them from next (the config.json to
+// be written). It changes nothing on disk unless every login was stored
+// and get resolves every one of them to the same credentials.
+func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next *object, stdout, stderr io.Writer, getenv func(string) string) ([]plainAuth, error) {
+	plain := dc.plaintext()
+	if len(plain) == 0 {
+		fmt.Fprintf(stdout, "%s: no plaintext logins to migrate\n", dc.Path)
+		return nil, nil
+	}
+	for _, p := range plain {
+		if p.Err != nil {
+			return nil, fmt.Errorf("%s: auths entry %q: %v; nothing was changed", dc.Path, p.Key, p.Err)
+		}
+	}
+	cfg := credhelper.LoadConfig(getenv)
+	if cfg.Err != nil {
+		return nil, fmt.Errorf("%v; fix it before migrating (nothing was changed)", cfg.Err)
+	}
+	helperPath := cfg.File
+	helperData, err := os.ReadFile(helperPath)
+	helperMode := os.FileMode(0o600)
+	helperExists := err == nil
+	switch {
+	case helperExists:
+		if fi, err := os.Stat(helperPath); err == nil {
+			helperMode = fi.Mode().Perm()
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	helperObj := &object{vals: map[string]json.RawMessage{}}
+	if helperExists && len(strings.TrimSpace(string(helperData))) > 0 {
+		if helperObj, err = parseObject(helperData); err != nil {
+			return nil, &notJSONError{Path: helperPath, Err: err}
+		}
+	}
+
+	names := make([]string, len(plain))
+	for i, p := range plain {
+		names[i] = secretNameFor(opts.prefix, p.Registry)
+	}
+	if opts.dryRun {
+		for i, p := range plain {
+			fmt.Fprintf(stdout, "would store the login for %s in secret %q (tag %s=%s), map %s to it in %s, check that get resolves it, and remove the plaintext entry\n",
+				p.Key, names[i], RegistryTag, p.Registry, p.Registry, helperPath)
+		}
+		return plain, dropAuth(next, plain)
+	}
+
+	var loadOpts []func(*config.LoadOptions) error
+	if opts.region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.region))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration: %w (nothing was changed)", err)
+	}
+	if awsCfg.Region == "" {
+		return nil, errors.New("no AWS region: pass --region or set AWS_REGION (nothing was changed)")
+	}
+	client := newSecretsAPI(ctx, awsCfg)
+
+	registries, err := helperObj.child("registries")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (nothing was changed)", helperPath, err)
+	}
+	var stored []string
+	abort := func(err error) ([]plainAuth, error) {
+		if len(stored) > 0 {
+			fmt.Fprintf(stderr, "%s configure: secrets written before the failure (no configuration refers to them yet): %s\n",
+				credhelper.Name, strings.Join(stored, ", "))
+		}
+		return nil, fmt.Errorf("%w; %s was left untouched", err, dc.Path)
+	}
+	for i, p := range plain {
+		value, err := json.Marshal(map[string]string{"username": p.Username, "password": p.Password})
+		if err != nil {
+			return abort(err)
+		}
+		arn, err := putSecret(ctx, client, names[i], p.Registry, string(value))
+		if err != nil {
+			return abort(fmt.Errorf("storing the login for %s in secret %q: %s", p.Key, names[i], describeAWSError(err)))
+		}
+		stored = append(stored, names[i])
+		key := p.Registry
+		for _, k := range registries.keys {
+			if norm, err := credhelper.NormalizeRegistry(k); err == nil && norm == p.Registry {
+				key = k
+			}
+		}
+		entry, err := registries.child(key)
+		if err != nil {
+			return abort(fmt.Errorf("%s: registries entry %q: %w", helperPath, key, err))
+		}
+		secret, _ := json.Marshal(arn)
+		entry.set("secret", secret)
+		entry.del("usernameKey")
+		entry.del("passwordKey")
+		if err := registries.setChild(key, entry); err != nil {
+			return abort(err)
+		}
+	}
+	if err := helperObj.setChild("registries", registries); err != nil {
+		return abort(err)
+	}
+	data, err := helperObj.marshal()
+	if err != nil {
+		return abort(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(helperPath), 0o700); err != nil {
+		return abort(err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(helperPath), "."+filepath.Base(helperPath)+".verify-*")
+	if err != nil {
+		return abort(err)
+	}
+	tmpPath := tmp.Name()
+	defer func() { _ = os.Remove(tmpPath) }()
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return abort(werr)
+	}
+	if err := verifyResolution(ctx, tmpPath, plain, getenv); err != nil {
+		return abort(err)
+	}
+	if helperExists {
+		if err := writeAtomic(helperPath+".bak", helperData, helperMode); err != nil {
+			return abort(fmt.Errorf("backing up %s: %w", helperPath, err))
+		}
+	}
+	if err := writeAtomic(helperPath, data, helperMode); err != nil {
+		return abort(fmt.Errorf("writing %s: %w", helperPath, err))
+	}
+	for i, p := range plain {
+		fmt.Fprintf(stdout, "%s: stored in secret %q and mapped in %s; get resolves it\n", p.Key, names[i], helperPath)
+	}
+	return plain, dropAuth(next, plain)
+}
+
+// putSecret creates the secret, or updates it when it exists and carries
+// this helper's tag for the same registry; it returns the secret's ARN.
+func putSecret(ctx context.Context, c secretWriter, name, registry, value string) (string, error) {
+	arn, err := c.CreateSecret(ctx, name, "Docker registry login for "+registry+" (docker-credential-secretsmanager)",
+		value, map[string]string{RegistryTag: registry})
+	if err == nil {
+		return arn, nil
+	}
+	var apiErr *apiError
+	if !errors.As(err, &apiErr) || apiErr.Code != "ResourceExistsException" {
+		return "", err
+	}
+	arn, tags, err := c.DescribeTags(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if tags[RegistryTag] != registry {
+		return "", fmt.Errorf("a secret named %q exists and is not tagged %s=%s: choose another --prefix, or tag it to let configure update it", name, RegistryTag, registry)
+	}
+	if err := c.PutSecretValue(ctx, arn, value); err != nil {
+		return "", err
+	}
+	return arn, nil
+}
+
+// verifyResolution runs the helper's own get for every migrated registry
+// with the new helper config file and compares the answer with the
+// plaintext login, in memory.
+func verifyResolution(ctx context.Context, helperFile string, plain []plainAuth, getenv func(string) string) error {
+	env := func(k string) string {
+		if k == credhelper.EnvConfig {
+			return helperFile
+		}
+		return getenv(k)
+	}
+	cfg := credhelper.LoadConfig(env)
+	if cfg.Err != nil {
+		return fmt.Errorf("the new helper configuration does not load: %v", cfg.Err)
+	}
+	m := &credhelper.Managed{Config: cfg, Clients: credhelper.NewAWSClients(slog.New(slog.DiscardHandler))}
+	for _, p := range plain {
+		cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		c, err := m.Lookup(cctx, credhelper.Request{ServerURL: p.Key, Registry: p.Registry})
+		cancel()
+		switch {
+		case credhelper.IsNotFound(err):
+			return fmt.Errorf("get would not resolve %s after the migration", p.Key)
+		case err != nil:
+			return fmt.Errorf("get would fail for %s after the migration: %v", p.Key, err)
+		case c.Username != p.Username || c.Secret != p.Password:
+			return fmt.Errorf("get resolves %s to other credentials than its plaintext login (does %s map it to another secret?)", p.Key, credhelper.EnvRegistries)
+		}
+	}
+	return nil
+}
