@@ -6,66 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 )
-
-// scenarioContainerCredentials gives the helper no AWS keys in its
-// environment: its identity comes from a loopback container-credentials
-// server, as in CodeBuild (which sets the RELATIVE_URI form).
-func (s *suite) scenarioContainerCredentials(t *testing.T) {
-	keyID := "ASIA" + randomHex(t, 8)
-	secretKey := randomHex(t, 20)
-	token := randomHex(t, 24)
-	authToken := randomHex(t, 12)
-	s.secrets = append(s.secrets, secretKey, token, authToken)
-	var hits, refused atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v2/credentials/e2e" || r.Header.Get("Authorization") != authToken {
-			refused.Add(1)
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
-		}
-		hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{
-			"AccessKeyId":     keyID,
-			"SecretAccessKey": secretKey,
-			"Token":           token,
-			"Expiration":      time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
-		})
-	}))
-	t.Cleanup(srv.Close)
-
-	e := s.managedEnv(t, "codebuild").
-		without("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY").
-		with("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/v2/credentials/e2e",
-			"AWS_CONTAINER_AUTHORIZATION_TOKEN", authToken)
-	for _, r := range []registry{s.private, s.ecr} {
-		before := hits.Load()
-		s.enginePull(t, e, r)
-		if hits.Load() == before || refused.Load() != 0 {
-			t.Errorf("pull from %s: the container-credentials server gave %d answers and %d refusals; want the helper to use it",
-				r.host, hits.Load()-before, refused.Load())
-		}
-	}
-
-	// Without that server, and with no other source, the helper must fail
-	// with its own error rather than pull anonymously. The memory agent
-	// would rightly serve the value it holds: turn it off for this check.
-	srv.Close()
-	out := s.mustFail(t, e.with(envAgent, "off"), "", s.tools["docker"], "pull", s.ref(s.private))
-	if !bytes.Contains([]byte(out), []byte(helperName+": "+s.private.host)) {
-		t.Errorf("pull without container credentials: want the helper's error, got:\n%s", out)
-	}
-}
 
 // scenarioLeakScan searches every file the suite wrote (the test HOME,
 // every DOCKER_CONFIG, TMPDIR, the pass store, registry and moto logs, the

@@ -80,7 +80,7 @@ type suite struct {
 // requiredTools are looked up once; a missing one fails the suite.
 var requiredTools = []string{
 	"go", "docker", "docker-registry", "moto_server", "crane", "oras", "skopeo",
-	"gpg", "gpgconf", "pass", "docker-credential-pass",
+	"gpg", "gpgconf", "pass", "docker-credential-pass", "aws",
 }
 
 func newSuite(t *testing.T) *suite {
