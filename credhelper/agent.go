@@ -44,18 +44,31 @@ const (
 )
 
 // AgentDir is the agent's private directory: $XDG_RUNTIME_DIR/
-// docker-credential-secretsmanager, else /tmp/docker-credential-
-// secretsmanager-<uid>.
+// docker-credential-secretsmanager, else $TMPDIR (or /tmp)/docker-credential-
+// secretsmanager-<uid>. A directory too deep for a unix socket path (about
+// 100 bytes) is replaced by one in /tmp named after a digest of it, so
+// that each still gets its own agent.
 func AgentDir(getenv Env) string {
+	var dir string
 	if d := getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
-		return filepath.Join(d, agentDirName)
+		dir = filepath.Join(d, agentDirName)
+	} else {
+		tmp := getenv("TMPDIR")
+		if tmp == "" || !filepath.IsAbs(tmp) {
+			tmp = "/tmp"
+		}
+		dir = filepath.Join(tmp, fmt.Sprintf("%s-%d", agentDirName, os.Getuid()))
 	}
-	tmp := getenv("TMPDIR")
-	if tmp == "" || !filepath.IsAbs(tmp) {
-		tmp = "/tmp"
+	if len(dir)+len(agentSocketName)+1 > maxSocketPath {
+		sum := sha256.Sum256([]byte(dir))
+		dir = filepath.Join("/tmp", fmt.Sprintf("%s-%d-%x", agentDirName, os.Getuid(), sum[:6]))
 	}
-	return filepath.Join(tmp, fmt.Sprintf("%s-%d", agentDirName, os.Getuid()))
+	return dir
 }
+
+// maxSocketPath is the longest unix socket path every system accepts
+// (sun_path is 104 bytes on the BSDs, 108 on Linux, including the NUL).
+const maxSocketPath = 103
 
 // ensureAgentDir creates the agent's directory 0700 if it is missing and
 // refuses one that is a symlink, not ours, or open to others: anyone who

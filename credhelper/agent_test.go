@@ -408,6 +408,7 @@ func TestLoadAgentSettings(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%v: got %+v, %v; want %+v", tt.env, got, err, tt.want)
 		}
+
 	}
 }
 
@@ -448,5 +449,18 @@ func TestAgentStoredLogins(t *testing.T) {
 	}
 	if _, err := store.Lookup(ctx, Request{Registry: "registry.example.com"}); !IsNotFound(err) {
 		t.Errorf("lookup after erase: %v, want not found", err)
+	}
+}
+
+func TestAgentDirTooDeepForASocket(t *testing.T) {
+	dir := func(tmp string) string { return AgentDir(func(k string) string { return map[string]string{"TMPDIR": tmp}[k] }) }
+	a, b := dir("/"+strings.Repeat("a", 90)), dir("/"+strings.Repeat("b", 90))
+	for _, d := range []string{a, b} {
+		if !strings.HasPrefix(d, "/tmp/"+agentDirName+"-") || len(filepath.Join(d, agentSocketName)) > maxSocketPath {
+			t.Errorf("agent directory %s: want a short one in /tmp", d)
+		}
+	}
+	if a == b {
+		t.Error("two deep TMPDIRs share one agent directory")
 	}
 }
