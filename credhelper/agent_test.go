@@ -453,7 +453,9 @@ func TestAgentStoredLogins(t *testing.T) {
 }
 
 func TestAgentDirTooDeepForASocket(t *testing.T) {
-	dir := func(tmp string) string { return AgentDir(func(k string) string { return map[string]string{"TMPDIR": tmp}[k] }) }
+	dir := func(tmp string) string {
+		return AgentDir(func(k string) string { return map[string]string{"TMPDIR": tmp}[k] })
+	}
 	a, b := dir("/"+strings.Repeat("a", 90)), dir("/"+strings.Repeat("b", 90))
 	for _, d := range []string{a, b} {
 		if !strings.HasPrefix(d, "/tmp/"+agentDirName+"-") || len(filepath.Join(d, agentSocketName)) > maxSocketPath {
