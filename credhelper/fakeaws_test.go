@@ -19,7 +19,8 @@ import (
 const ecrHost = fakeaws.Account + ".dkr.ecr.us-west-2.amazonaws.com"
 
 // startFake serves a fake that knows one fresh key, and returns an env
-// that signs with that key and sends every AWS call to the fake.
+// without the memory agent that signs with that key and sends every AWS
+// call to the fake.
 func startFake(t *testing.T) (*fakeaws.Server, *helperEnv, fakeaws.Credentials) {
 	t.Helper()
 	integration(t)
@@ -28,7 +29,7 @@ func startFake(t *testing.T) (*fakeaws.Server, *helperEnv, fakeaws.Credentials) 
 	fake.AddKey(key)
 	l := fakeaws.Listen(fake)
 	t.Cleanup(l.Close)
-	e := newHelperEnv(t).awsKey(key.AccessKeyID, key.SecretAccessKey).endpoints(l.URL)
+	e := newHelperEnv(t).direct().awsKey(key.AccessKeyID, key.SecretAccessKey).endpoints(l.URL)
 	return fake, e, key
 }
 

@@ -29,7 +29,13 @@ var runDirName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 func newHelperEnv(t *testing.T) *helperEnv {
 	t.Helper()
 	integration(t)
-	base, err := os.MkdirTemp(suite.root, runDirName.ReplaceAllString(t.Name(), "_")+"-")
+	// Short names: the agent's socket lives under TMPDIR, and a unix
+	// socket path has room for about 100 bytes.
+	name := runDirName.ReplaceAllString(t.Name(), "_")
+	if len(name) > 16 {
+		name = name[:16]
+	}
+	base, err := os.MkdirTemp(suite.root, name+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +63,23 @@ func newHelperEnv(t *testing.T) *helperEnv {
 		"AWS_EC2_METADATA_DISABLED":   "true",
 		"AWS_REGION":                  "us-east-1",
 	}
+	// The memory agent is on by default, as for users: a get may start
+	// one, and it outlives the run. Stop it with the test.
+	t.Cleanup(func() {
+		if e.vars[envAgent] != "off" {
+			e.run(t, "agent stop", "")
+		}
+	})
 	return e
+}
+
+const envAgent = "DOCKER_CREDENTIAL_SECRETSMANAGER_AGENT"
+
+// direct turns the memory agent off: the test proves what one invocation
+// does against AWS, and counts its calls, which an agent's cache would
+// answer instead.
+func (e *helperEnv) direct() *helperEnv {
+	return e.set(envAgent, "off")
 }
 
 func (e *helperEnv) set(kv ...string) *helperEnv {
@@ -117,12 +139,12 @@ type answer struct {
 // asserts how long a run takes.
 const runTimeout = 60 * time.Second
 
-// run executes the helper with one verb and stdin.
+// run executes the helper with a verb ("get", "agent stop") and stdin.
 func (e *helperEnv) run(t *testing.T, verb, stdin string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, suite.bin, verb)
+	cmd := exec.CommandContext(ctx, suite.bin, strings.Fields(verb)...)
 	cmd.Dir = e.tmp
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

@@ -110,7 +110,7 @@ func TestLogFileIsPrivateAndClean(t *testing.T) {
 		mode os.FileMode // of a log file that exists before the run; 0: none
 	}{{"new-file", 0}, {"existing-0644-file", 0o644}} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newHelperEnv(t).awsKey(key.AccessKeyID, key.SecretAccessKey).endpoints(l.URL)
+			e := newHelperEnv(t).direct().awsKey(key.AccessKeyID, key.SecretAccessKey).endpoints(l.URL)
 			logFile := filepath.Join(e.tmp, "helper.log")
 			if tc.mode != 0 {
 				if err := os.WriteFile(logFile, nil, tc.mode); err != nil {
@@ -155,5 +155,68 @@ func TestLogFileIsPrivateAndClean(t *testing.T) {
 				t.Error(hit)
 			}
 		})
+	}
+}
+
+// TestLeakThroughAgent runs gets and a docker login through the memory
+// agent, which users get by default: the agent holds secrets in memory
+// only, so its directory under TMPDIR, its status output and the log file
+// it shares must hold none of them. TestMain's leak check searches the
+// directory after the suite.
+func TestLeakThroughAgent(t *testing.T) {
+	fake, e, _ := startFake(t)
+	pass := randomValue(t, "agent-pw-")
+	fake.SetSecret("agent/dockerhub", jsonString(t, map[string]string{"username": "dora", "password": pass}))
+	ecrPass := randomValue(t, "agent-ecr-")
+	fake.SetECRToken(ecrPass, time.Now().Add(12*time.Hour))
+	logFile := filepath.Join(e.tmp, "helper.log")
+	e.set(envAgent, "on",
+		"DOCKER_CREDENTIAL_SECRETSMANAGER_LOG", "debug", "DOCKER_CREDENTIAL_SECRETSMANAGER_LOG_FILE", logFile,
+		"DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES", "docker.io=agent/dockerhub")
+
+	e.mustGet(t, "https://index.docker.io/v1/", "dora", pass) // starts the agent
+	waitForAgent(t, e)
+	const gets = 3
+	for range gets {
+		e.mustGet(t, "https://index.docker.io/v1/", "dora", pass)
+		e.mustGet(t, ecrHost, "AWS", ecrPass)
+	}
+	if n := fake.Count(fakeaws.OpGetSecretValue); n > 2 {
+		t.Errorf("%d GetSecretValue calls for %d gets: the agent served none of them", n, gets+1)
+	}
+
+	// An unmanaged login (docker login) is kept in the agent's memory.
+	loginPass := randomValue(t, "agent-login-")
+	if r := e.run(t, "store", jsonString(t, map[string]string{"ServerURL": "registry.example.com", "Username": "lou", "Secret": loginPass})); r.code != 0 {
+		t.Fatalf("store: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	e.mustGet(t, "registry.example.com", "lou", loginPass)
+
+	status := e.run(t, "agent status", "")
+	if status.code != 0 || !strings.Contains(status.stdout, "docker.io") {
+		t.Errorf("agent status: exit %d: %s", status.code, status.stdout)
+	}
+	capture(t.Name()+" agent status", status.stdout)
+
+	info, err := os.Stat(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("log file mode %v, want 0600", info.Mode().Perm())
+	}
+}
+
+// waitForAgent waits until the agent a get started answers status.
+func waitForAgent(t *testing.T, e *helperEnv) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		r := e.run(t, "agent status", "")
+		if r.code == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not come up: %s%s", r.stdout, r.stderr)
+		}
 	}
 }

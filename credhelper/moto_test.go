@@ -189,7 +189,7 @@ func TestMotoSecretLayouts(t *testing.T) {
 	pEU := randomValue(t, "eu-")
 	arnEU := createSecret(t, smEU, prefix+"eu", jsonString(t, map[string]string{"username": "gina", "password": pEU}))
 
-	e := newHelperEnv(t).awsKey("testing", "testing").endpoints(m.url)
+	e := newHelperEnv(t).direct().awsKey("testing", "testing").endpoints(m.url)
 	e.configFile(map[string]any{"registries": registries})
 	e.set("DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES", "arn.example.com="+arnEU)
 
@@ -224,7 +224,7 @@ func motoECRToken(t *testing.T, m *motoServer, region string) (string, string) {
 func TestMotoECR(t *testing.T) {
 	m := sharedMoto(t)
 	user, pass := motoECRToken(t, m, "eu-west-1")
-	e := newHelperEnv(t).awsKey("testing", "testing").endpoints(m.url)
+	e := newHelperEnv(t).direct().awsKey("testing", "testing").endpoints(m.url)
 	e.set("DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES", "127.0.0.1:5999=ecr:"+motoAccount+".dkr.ecr.eu-west-1.amazonaws.com")
 
 	t.Run("private-host", func(t *testing.T) {
@@ -237,7 +237,7 @@ func TestMotoECR(t *testing.T) {
 
 func TestMotoMissingSecret(t *testing.T) {
 	m := sharedMoto(t)
-	e := newHelperEnv(t).awsKey("testing", "testing").endpoints(m.url)
+	e := newHelperEnv(t).direct().awsKey("testing", "testing").endpoints(m.url)
 	e.set("DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES", "missing.example.com=no/such/secret")
 	e.mustFail(t, "missing.example.com",
 		"missing.example.com", `"no/such/secret"`, "ResourceNotFoundException", "fix: create the secret")
@@ -364,7 +364,7 @@ func TestMotoIAM(t *testing.T) {
 	deniedID, deniedSecret := iamUser(t, m, "ecr-only", "ecr:GetAuthorizationToken")
 
 	newEnv := func(t *testing.T, id, secretKey string) *helperEnv {
-		e := newHelperEnv(t).awsKey(id, secretKey).endpoints(m.url)
+		e := newHelperEnv(t).direct().awsKey(id, secretKey).endpoints(m.url)
 		return e.set("DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES", "docker.io=iam/dockerhub")
 	}
 	t.Run("permitted", func(t *testing.T) {

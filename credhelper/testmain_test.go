@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	root, err := os.MkdirTemp("", "credhelper-integration-")
+	root, err := os.MkdirTemp("", "chit-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -94,4 +94,11 @@ func secret(values ...string) {
 			suite.secrets[v] = true
 		}
 	}
+}
+
+// capture records output that must never carry a secret.
+func capture(what, data string) {
+	suite.mu.Lock()
+	defer suite.mu.Unlock()
+	suite.outputs = append(suite.outputs, captured{what: what, data: data})
 }
