@@ -57,7 +57,10 @@ echo
 size=$(stat -c %s "$bin")
 echo "## Binary"
 echo
-printf -- '- %s: %d bytes (%s MiB), stripped (-s -w), limit 10 MB\n' "$(basename "$bin")" "$size" "$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')"
+verdict="within the 10 MB (10,000,000 bytes) limit"
+((size <= 10000000)) || verdict="OVER the 10 MB (10,000,000 bytes) limit"
+printf -- '- %s: %d bytes (%s MB, %s MiB), stripped (-s -w), %s\n' "$(basename "$bin")" "$size" \
+	"$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1000000 }')" "$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')" "$verdict"
 printf -- '- version: %s\n' "$("$bin" version)"
 echo
 
