@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 	"github.com/credhelpers/docker-credential-secretsmanager/internal/fakeaws"
 )
 
@@ -176,6 +177,18 @@ func TestLeakThroughAgent(t *testing.T) {
 
 	e.mustGet(t, "https://index.docker.io/v1/", "dora", pass) // starts the agent
 	waitForAgent(t, e)
+	// The agent's directory is in TMPDIR unless TMPDIR is too deep for a
+	// socket path; wherever it is, the leak check searches it.
+	agentDir := credhelper.AgentDir(func(k string) string { return e.vars[k] })
+	if _, err := os.Stat(agentDir); err != nil {
+		t.Fatalf("the agent's directory: %v", err)
+	}
+	if !strings.HasPrefix(agentDir, e.tmp+string(filepath.Separator)) {
+		suite.mu.Lock()
+		suite.dirs = append(suite.dirs, agentDir)
+		suite.outside = append(suite.outside, agentDir)
+		suite.mu.Unlock()
+	}
 	const gets = 3
 	for range gets {
 		e.mustGet(t, "https://index.docker.io/v1/", "dora", pass)

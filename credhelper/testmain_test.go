@@ -22,6 +22,7 @@ var suite struct {
 	secrets map[string]bool // every secret value the tests used
 	outputs []captured      // stderr (and failed stdout) of every run
 	dirs    []string        // every run's HOME, DOCKER_CONFIG and TMPDIR
+	outside []string        // searched directories outside root, removed after the search
 
 	moto     *motoServer // the package's shared moto, started on first use
 	motoErr  error
@@ -48,7 +49,11 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(root)
+	defer func() {
+		for _, d := range append(suite.outside, root) {
+			_ = os.RemoveAll(d)
+		}
+	}()
 	suite.root, suite.secrets = root, map[string]bool{}
 	suite.bin = filepath.Join(root, "bin", "docker-credential-secretsmanager")
 	build := exec.Command("go", "build", "-o", suite.bin, "../cmd/docker-credential-secretsmanager")
