@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -276,6 +277,25 @@ func (s *suite) scenarioLogin(t *testing.T) {
 		list := s.passList(t, e)
 		if list[s.login.host] != s.login.user {
 			t.Fatalf("docker-credential-pass list = %v, want %s → %s", list, s.login.host, s.login.user)
+		}
+		// pass keeps it encrypted: the store holds .gpg files, never the
+		// password itself (the final leak scan runs after the logout).
+		store := filepath.Join(s.home, ".password-store")
+		gpgFiles := 0
+		err := filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			if strings.HasSuffix(p, ".gpg") {
+				gpgFiles++
+			}
+			if strings.Contains(readFile(t, p), s.login.password) {
+				t.Errorf("the password is in plaintext in %s", p)
+			}
+			return nil
+		})
+		if err != nil || gpgFiles < 2 {
+			t.Errorf("pass store %s: %d encrypted entries (%v), want the marker and the login", store, gpgFiles, err)
 		}
 		s.enginePull(t, e, s.login)
 		s.must(t, e, "", docker, "logout", s.login.host)
