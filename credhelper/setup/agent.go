@@ -4,34 +4,35 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 )
 
-// agentSocket is where the memory agent listens:
-// $XDG_RUNTIME_DIR/docker-credential-secretsmanager/agent.sock, else
-// /tmp/docker-credential-secretsmanager-<uid>/agent.sock.
-func agentSocket(getenv func(string) string) string {
-	if d := getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "docker-credential-secretsmanager", "agent.sock")
-	}
-	return filepath.Join(os.TempDir(), "docker-credential-secretsmanager-"+strconv.Itoa(os.Getuid()), "agent.sock")
-}
-
-// agentRow reports whether the agent runs, by connecting to its socket.
+// agentRow reports whether the memory agent is enabled and running, by
+// connecting to its socket (credhelper.AgentDir/agent.sock). What it
+// holds is shown by `agent status`.
 func agentRow(getenv func(string) string) Row {
-	sock := agentSocket(getenv)
-	row := Row{Check: checkAgent, Subject: sock, Status: StatusInfo}
-	if _, err := os.Stat(sock); err != nil {
-		row.Detail = "not running (every get calls AWS)"
+	s, err := credhelper.LoadAgentSettings(getenv)
+	row := Row{Check: checkAgent, Subject: filepath.Join(s.Dir, "agent.sock"), Status: StatusInfo}
+	switch {
+	case err != nil:
+		row.Status, row.Detail, row.Fix = StatusFail, err.Error(), "fix the agent's setting"
+		return row
+	case !s.Enabled:
+		row.Detail = "disabled (" + credhelper.EnvAgent + "=off, or not Linux): every get calls AWS"
 		return row
 	}
-	conn, err := net.DialTimeout("unix", sock, time.Second)
+	if _, err := os.Stat(row.Subject); err != nil {
+		row.Detail = "not running: the next get starts it"
+		return row
+	}
+	conn, err := net.DialTimeout("unix", row.Subject, time.Second)
 	if err != nil {
-		row.Detail = "not running (a stale socket is left)"
+		row.Detail = "not running (a stale socket is left): the next get starts a new one"
 		return row
 	}
 	_ = conn.Close()
-	row.Detail = "running"
+	row.Detail = "running: " + credhelper.Name + " agent status lists what it holds"
 	return row
 }

@@ -9,10 +9,17 @@ import (
 // errHelp is returned by parseArgs for -h/--help.
 var errHelp = errors.New("help requested")
 
+// flagDef is one flag: a switch (b) or a flag with a value (s).
+type flagDef struct {
+	name string
+	b    *bool
+	s    *string
+}
+
 // parseArgs reads --name, --name=value and --name value flags (one or two
 // leading dashes) and returns the positional arguments. It stands in for
 // the flag package, which would grow the helper binary for two commands.
-func parseArgs(args []string, bools map[string]*bool, strs map[string]*string) ([]string, error) {
+func parseArgs(args []string, defs []flagDef) ([]string, error) {
 	var pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -27,20 +34,24 @@ func parseArgs(args []string, bools map[string]*bool, strs map[string]*string) (
 		if name == "h" || name == "help" {
 			return nil, errHelp
 		}
-		if b, ok := bools[name]; ok {
-			if !hasValue {
-				*b = true
-				continue
+		var def flagDef
+		for _, d := range defs {
+			if d.name == name {
+				def = d
 			}
+		}
+		switch {
+		case def.b != nil && !hasValue:
+			*def.b = true
+			continue
+		case def.b != nil:
 			v, err := parseBool(value)
 			if err != nil {
 				return nil, fmt.Errorf("flag --%s: %w", name, err)
 			}
-			*b = v
+			*def.b = v
 			continue
-		}
-		s, ok := strs[name]
-		if !ok {
+		case def.s == nil:
 			return nil, fmt.Errorf("unknown flag %s", a)
 		}
 		if !hasValue {
@@ -50,7 +61,7 @@ func parseArgs(args []string, bools map[string]*bool, strs map[string]*string) (
 			i++
 			value = args[i]
 		}
-		*s = value
+		*def.s = value
 	}
 	return pos, nil
 }

@@ -53,9 +53,10 @@ func Configure(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv 
 	opts := configureOptions{prefix: DefaultSecretPrefix}
 	var printPolicy bool
 	var regList string
-	pos, err := parseArgs(args,
-		map[string]*bool{"dry-run": &opts.dryRun, "migrate": &opts.migrate, "print-policy": &printPolicy},
-		map[string]*string{"prefix": &opts.prefix, "region": &opts.region, "registries": &regList})
+	pos, err := parseArgs(args, []flagDef{
+		{name: "dry-run", b: &opts.dryRun}, {name: "migrate", b: &opts.migrate}, {name: "print-policy", b: &printPolicy},
+		{name: "prefix", s: &opts.prefix}, {name: "region", s: &opts.region}, {name: "registries", s: &regList},
+	})
 	if err != nil {
 		if errors.Is(err, errHelp) {
 			fmt.Fprint(stdout, configureUsage)
@@ -333,55 +334,43 @@ func writeAtomic(path string, data []byte, mode os.FileMode) (err error) {
 }
 
 // lineDiff is a unified-style diff of two small texts (whole-file
-// context), enough to review a config change.
+// context), enough to review a config change. Lines end in newlines.
 func lineDiff(nameA, nameB, a, b string) string {
-	x := splitLines(a)
-	y := splitLines(b)
-	// lcs[i][j] is the length of the longest common subsequence of x[i:] and y[j:].
-	lcs := make([][]int, len(x)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(y)+1)
-	}
-	for i := len(x) - 1; i >= 0; i-- {
-		for j := len(y) - 1; j >= 0; j-- {
+	x, y := splitLines(a), splitLines(b)
+	n, m := len(x), len(y)
+	w := m + 1
+	// lcs[i*w+j] is the length of the longest common subsequence of x[i:] and y[j:].
+	lcs := make([]int, (n+1)*w)
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
 			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
+				lcs[i*w+j] = lcs[(i+1)*w+j+1] + 1
 			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+				lcs[i*w+j] = max(lcs[(i+1)*w+j], lcs[i*w+j+1])
 			}
 		}
 	}
-	var out strings.Builder
-	fmt.Fprintf(&out, "--- %s\n+++ %s\n", nameA, nameB)
-	line := func(prefix, s string) {
-		out.WriteString(prefix)
-		out.WriteString(strings.TrimSuffix(s, "\n"))
-		out.WriteByte('\n')
-	}
-	i, j := 0, 0
-	for i < len(x) && j < len(y) {
+	out := "--- " + nameA + "\n+++ " + nameB + "\n"
+	for i, j := 0, 0; i < n || j < m; {
 		switch {
-		case x[i] == y[j]:
-			line(" ", x[i])
+		case i < n && j < m && x[i] == y[j]:
+			out += " " + x[i]
 			i, j = i+1, j+1
-		case lcs[i+1][j] >= lcs[i][j+1]:
-			line("-", x[i])
+		case j == m || (i < n && lcs[(i+1)*w+j] >= lcs[i*w+j+1]):
+			out += "-" + x[i]
 			i++
 		default:
-			line("+", y[j])
+			out += "+" + y[j]
 			j++
 		}
 	}
-	for ; i < len(x); i++ {
-		line("-", x[i])
-	}
-	for ; j < len(y); j++ {
-		line("+", y[j])
-	}
-	return out.String()
+	return out
 }
 
 func splitLines(s string) []string {
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
 	lines := strings.SplitAfter(s, "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]

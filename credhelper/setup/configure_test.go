@@ -272,13 +272,13 @@ func TestLineDiff(t *testing.T) {
 func TestParseArgs(t *testing.T) {
 	var a, b bool
 	var s string
-	pos, err := parseArgs([]string{"x", "--a", "-s", "v", "--b=false", "y", "--", "--a"},
-		map[string]*bool{"a": &a, "b": &b}, map[string]*string{"s": &s})
+	defs := []flagDef{{name: "a", b: &a}, {name: "b", b: &b}, {name: "s", s: &s}}
+	pos, err := parseArgs([]string{"x", "--a", "-s", "v", "--b=false", "y", "--", "--a"}, defs)
 	if err != nil || !a || b || s != "v" || strings.Join(pos, ",") != "x,y,--a" {
 		t.Errorf("got %v %v %v %q %v", pos, a, b, s, err)
 	}
 	for _, bad := range [][]string{{"--nope"}, {"--s"}, {"--a=maybe"}} {
-		if _, err := parseArgs(bad, map[string]*bool{"a": &a}, map[string]*string{"s": &s}); err == nil {
+		if _, err := parseArgs(bad, defs); err == nil {
 			t.Errorf("parseArgs(%v) accepted", bad)
 		}
 	}

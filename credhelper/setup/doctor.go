@@ -83,7 +83,7 @@ Exits 0 only when every check is healthy (warnings do not fail).
 // Doctor runs the doctor command and returns its exit code.
 func Doctor(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	var asJSON, registryCheck bool
-	regs, err := parseArgs(args, map[string]*bool{"json": &asJSON, "registry-check": &registryCheck}, nil)
+	regs, err := parseArgs(args, []flagDef{{name: "json", b: &asJSON}, {name: "registry-check", b: &registryCheck}})
 	if err != nil {
 		if errors.Is(err, errHelp) {
 			fmt.Fprint(stdout, doctorUsage)

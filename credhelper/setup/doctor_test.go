@@ -5,10 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 )
 
 // want is one row doctor must print.
@@ -90,7 +93,7 @@ func TestDoctor(t *testing.T) {
 				{check: checkIdentity, subject: "arn:aws", status: StatusOK, detail: "account 123456789012, region us-east-1"},
 				{check: checkConfig, status: StatusOK, detail: "2 registries, 0 wildcards from DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES"},
 				{check: checkDocker, status: StatusOK, detail: "credsStore: secretsmanager"},
-				{check: checkAgent, status: StatusInfo, detail: "not running"},
+				{check: checkAgent, status: StatusInfo, detail: "disabled"},
 				{check: checkRegistry, subject: "127.0.0.1", status: StatusOK, detail: "secret:healthy/reg"},
 				{check: checkAccepts, subject: "127.0.0.1", status: StatusOK, detail: "accepts"},
 				{check: checkRegistry, subject: "docker.io", status: StatusOK, detail: "user hubuser"},
@@ -355,5 +358,41 @@ func TestParseRateLimit(t *testing.T) {
 		if n != tt.n || w != tt.window || ok != tt.ok {
 			t.Errorf("parseRateLimit(%q) = %d, %d, %v; want %d, %d, %v", tt.in, n, w, ok, tt.n, tt.window, tt.ok)
 		}
+	}
+}
+
+// TestDoctorAgent checks the agent row against a socket that accepts
+// connections, a stale socket file, and none.
+func TestDoctorAgent(t *testing.T) {
+	run := t.TempDir()
+	getenv := func(k string) string {
+		switch k {
+		case "XDG_RUNTIME_DIR":
+			return run
+		case credhelper.EnvAgent:
+			return "on"
+		}
+		return ""
+	}
+	if r := agentRow(getenv); r.Status != StatusInfo || !strings.Contains(r.Detail, "not running: the next get starts it") {
+		t.Errorf("no socket: %+v", r)
+	}
+	sock := filepath.Join(credhelper.AgentDir(getenv), "agent.sock")
+	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := agentRow(getenv); r.Subject != sock || !strings.HasPrefix(r.Detail, "running") {
+		t.Errorf("listening socket: %+v", r)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := agentRow(getenv); !strings.Contains(r.Detail, "stale socket") {
+		t.Errorf("stale socket: %+v", r)
 	}
 }

@@ -52,23 +52,11 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 		return nil, fmt.Errorf("%v; fix it before migrating (nothing was changed)", cfg.Err)
 	}
 	helperPath := cfg.File
-	helperData, err := os.ReadFile(helperPath)
-	helperMode := os.FileMode(0o600)
-	helperExists := err == nil
-	switch {
-	case helperExists:
-		if fi, err := os.Stat(helperPath); err == nil {
-			helperMode = fi.Mode().Perm()
-		}
-	case !errors.Is(err, os.ErrNotExist):
+	helper, err := readDockerConfig(helperPath) // same rules: a JSON object, kept field by field
+	if err != nil {
 		return nil, err
 	}
-	helperObj := &object{vals: map[string]json.RawMessage{}}
-	if helperExists && len(strings.TrimSpace(string(helperData))) > 0 {
-		if helperObj, err = parseObject(helperData); err != nil {
-			return nil, &notJSONError{Path: helperPath, Err: err}
-		}
-	}
+	helperObj := helper.obj
 
 	names := make([]string, len(plain))
 	for i, p := range plain {
@@ -80,6 +68,9 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 				p.Key, names[i], RegistryTag, p.Registry, p.Registry, helperPath)
 		}
 		return plain, dropAuth(next, plain)
+	}
+	if err := os.MkdirAll(filepath.Dir(helperPath), 0o700); err != nil {
+		return nil, err
 	}
 
 	var loadOpts []func(*config.LoadOptions) error
@@ -142,31 +133,21 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 	if err != nil {
 		return abort(err)
 	}
-	if err := os.MkdirAll(filepath.Dir(helperPath), 0o700); err != nil {
+	// get is checked against the new file before it replaces the old one.
+	verifyPath := helperPath + ".verify"
+	defer func() { _ = os.Remove(verifyPath) }()
+	if err := writeAtomic(verifyPath, data, 0o600); err != nil {
 		return abort(err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(helperPath), "."+filepath.Base(helperPath)+".verify-*")
-	if err != nil {
+	if err := verifyResolution(ctx, verifyPath, plain, getenv); err != nil {
 		return abort(err)
 	}
-	tmpPath := tmp.Name()
-	defer func() { _ = os.Remove(tmpPath) }()
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return abort(werr)
-	}
-	if err := verifyResolution(ctx, tmpPath, plain, getenv); err != nil {
-		return abort(err)
-	}
-	if helperExists {
-		if err := writeAtomic(helperPath+".bak", helperData, helperMode); err != nil {
+	if helper.Exists {
+		if err := writeAtomic(helperPath+".bak", helper.Data, helper.Mode); err != nil {
 			return abort(fmt.Errorf("backing up %s: %w", helperPath, err))
 		}
 	}
-	if err := writeAtomic(helperPath, data, helperMode); err != nil {
+	if err := writeAtomic(helperPath, data, helper.Mode); err != nil {
 		return abort(fmt.Errorf("writing %s: %w", helperPath, err))
 	}
 	for i, p := range plain {

@@ -34,46 +34,35 @@ type Policy struct {
 // roleSecrets (role → resources) instead. account and region fill in
 // secrets mapped by name ("*" when unknown).
 func PolicyFor(cfg *credhelper.Config, account, region string) (Policy, map[string][]string) {
-	var secrets, roles []string
+	var secrets, ecr, ecrPublic, roles []string
 	roleSecrets := map[string][]string{}
-	ecr, ecrPublic := false, false
 	for _, e := range cfg.Entries {
 		if e.RoleARN != "" {
 			roles = appendUnique(roles, e.RoleARN)
 		}
 		switch {
 		case e.ECR != "" && credhelper.IsECRPublicHost(e.ECR):
-			ecrPublic = true
+			ecrPublic = []string{"*"}
 		case e.ECR != "":
-			ecr = true
+			ecr = []string{"*"} // GetAuthorizationToken has no resource-level permissions
+		case e.RoleARN != "":
+			roleSecrets[e.RoleARN] = appendUnique(roleSecrets[e.RoleARN], secretResource(e, account, region))
 		default:
-			res := secretResource(e, account, region)
-			if e.RoleARN != "" {
-				roleSecrets[e.RoleARN] = appendUnique(roleSecrets[e.RoleARN], res)
-			} else {
-				secrets = appendUnique(secrets, res)
-			}
+			secrets = appendUnique(secrets, secretResource(e, account, region))
 		}
 	}
 	p := Policy{Version: "2012-10-17"}
-	if len(secrets) > 0 {
-		sort.Strings(secrets)
-		p.Statement = append(p.Statement, Statement{Sid: "ReadRegistrySecrets", Effect: "Allow",
-			Action: []string{"secretsmanager:GetSecretValue"}, Resource: secrets})
-	}
-	if ecr {
-		// GetAuthorizationToken has no resource-level permissions.
-		p.Statement = append(p.Statement, Statement{Sid: "ECRAuthorizationToken", Effect: "Allow",
-			Action: []string{"ecr:GetAuthorizationToken"}, Resource: []string{"*"}})
-	}
-	if ecrPublic {
-		p.Statement = append(p.Statement, Statement{Sid: "ECRPublicAuthorizationToken", Effect: "Allow",
-			Action: []string{"ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"}, Resource: []string{"*"}})
-	}
-	if len(roles) > 0 {
-		sort.Strings(roles)
-		p.Statement = append(p.Statement, Statement{Sid: "AssumeRegistryRoles", Effect: "Allow",
-			Action: []string{"sts:AssumeRole"}, Resource: roles})
+	for _, st := range []Statement{
+		{Sid: "ReadRegistrySecrets", Action: []string{"secretsmanager:GetSecretValue"}, Resource: secrets},
+		{Sid: "ECRAuthorizationToken", Action: []string{"ecr:GetAuthorizationToken"}, Resource: ecr},
+		{Sid: "ECRPublicAuthorizationToken", Action: []string{"ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"}, Resource: ecrPublic},
+		{Sid: "AssumeRegistryRoles", Action: []string{"sts:AssumeRole"}, Resource: roles},
+	} {
+		if len(st.Resource) > 0 {
+			sort.Strings(st.Resource)
+			st.Effect = "Allow"
+			p.Statement = append(p.Statement, st)
+		}
 	}
 	return p, roleSecrets
 }

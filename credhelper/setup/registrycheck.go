@@ -93,10 +93,11 @@ func (d *doctor) accepts(ctx context.Context, timeout time.Duration, reg string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	status, err := authenticatedStatus(ctx, ep, authenticator(cred), nil, http.MethodGet, "/v2/")
-	switch {
-	case err != nil:
+	resp, err := authenticatedResponse(ctx, ep, authenticator(cred), nil, http.MethodGet, "/v2/")
+	if err != nil {
 		return failedContact(row, ep, err, timeout)
+	}
+	switch status := resp.StatusCode; {
 	case status == http.StatusOK:
 		row.Status, row.Detail = StatusOK, "the registry accepts the credentials ("+ep.reg.RegistryStr()+")"
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
@@ -111,16 +112,8 @@ func (d *doctor) accepts(ctx context.Context, timeout time.Duration, reg string,
 	return row
 }
 
-// authenticatedStatus runs go-containerregistry's transport (the ping,
+// authenticatedResponse runs go-containerregistry's transport (the ping,
 // the challenge and any token exchange) and then one request through it.
-func authenticatedStatus(ctx context.Context, ep endpoint, auth authn.Authenticator, scopes []string, method, path string) (int, error) {
-	h, err := authenticatedResponse(ctx, ep, auth, scopes, method, path)
-	if err != nil {
-		return 0, err
-	}
-	return h.StatusCode, nil
-}
-
 func authenticatedResponse(ctx context.Context, ep endpoint, auth authn.Authenticator, scopes []string, method, path string) (*http.Response, error) {
 	tr, err := transport.NewWithContext(ctx, ep.reg, auth, httpTransport(), scopes)
 	if err != nil {
@@ -157,28 +150,13 @@ func failedContact(row Row, ep endpoint, err error, timeout time.Duration) Row {
 		row.Detail = fmt.Sprintf("the registry answered HTTP %d during authentication", terr.StatusCode)
 		row.Fix = "check that " + ep.reg.RegistryStr() + " is a registry (v2 API) and that no proxy rewrites it"
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr):
-		row.Detail = "unreachable: " + oneLine(redactURLs(err.Error()))
+		row.Detail = "unreachable: " + oneLine(err.Error())
 		row.Fix = fmt.Sprintf("check the network, DNS and HTTPS_PROXY for %s (gave up after %s)", ep.reg.RegistryStr(), timeout)
 	default:
-		row.Detail = "unreachable: " + oneLine(redactURLs(err.Error()))
+		row.Detail = "unreachable: " + oneLine(err.Error())
 		row.Fix = "check the network, DNS, TLS and HTTPS_PROXY for " + ep.reg.RegistryStr()
 	}
 	return row
-}
-
-// redactURLs drops query strings from URLs quoted in an error: a token
-// service's URL may carry account names or scopes worth keeping out of
-// build logs.
-func redactURLs(s string) string {
-	fields := strings.Fields(s)
-	for i, f := range fields {
-		if strings.Contains(f, "://") {
-			if q := strings.IndexByte(f, '?'); q >= 0 {
-				fields[i] = f[:q] + "?…\""
-			}
-		}
-	}
-	return strings.Join(fields, " ")
 }
 
 // hubLimits reads Docker Hub's pull allowance, anonymous and for the

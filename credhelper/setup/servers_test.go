@@ -250,3 +250,14 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+func containsAny(s string, values ...string) bool {
+	for _, v := range values {
+		if strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
+}
