@@ -22,8 +22,11 @@ test: deps ## everything CI runs: lint, unit and AWS integration tests, end-to-e
 unit: ## fast tests only (no Docker Engine, no moto)
 	$(GO) test -race -short ./...
 
-lint:
+lint: ## gofmt, go vet, staticcheck on every module
 	scripts/lint.sh
+
+e2e: deps ## the end-to-end suite only (real registries, clients, the Engine)
+	scripts/e2e.sh
 
 bench: deps build ## benchmarks: go test -bench and the process timings
 	bench/run.sh

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
 
 # Pinned tool versions.
-STATICCHECK_VERSION=v0.8.2
+STATICCHECK_VERSION=0.8.2
 CRANE_VERSION=v0.22.1
 ORAS_VERSION=v1.3.6
 BUILDX_VERSION=v0.38.2
@@ -42,15 +42,9 @@ for t in moto_server aws cfn-lint; do
 done
 
 gobin="$(go env GOPATH)/bin"
-install_go() { # name module@version
-	if ! "$gobin/$1" --version 2>/dev/null | grep -q -- "${2##*@}" && ! "$gobin/$1" version 2>/dev/null | grep -q -- "${2##*@}"; then
-		echo "deps: go install $2"
-		go install "$2"
-	fi
-}
-if [[ ! -x "$gobin/staticcheck" ]] || ! "$gobin/staticcheck" -version | grep -q "$STATICCHECK_VERSION"; then
+if [[ ! -x "$gobin/staticcheck" ]] || ! "$gobin/staticcheck" -version | grep -qF "($STATICCHECK_VERSION)"; then
 	echo "deps: go install staticcheck $STATICCHECK_VERSION"
-	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	go install "honnef.co/go/tools/cmd/staticcheck@v$STATICCHECK_VERSION"
 fi
 [[ -x "$gobin/crane" ]] && "$gobin/crane" version | grep -q "${CRANE_VERSION#v}" || { echo "deps: go install crane $CRANE_VERSION"; go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"; }
 [[ -x "$gobin/oras" ]] && "$gobin/oras" version | grep -q "${ORAS_VERSION#v}" || { echo "deps: go install oras $ORAS_VERSION"; go install "oras.land/oras/cmd/oras@$ORAS_VERSION"; }
