@@ -52,10 +52,9 @@ type configureOptions struct {
 func Configure(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	opts := configureOptions{prefix: DefaultSecretPrefix}
 	var printPolicy bool
-	var regList string
 	pos, err := parseArgs(args, []flagDef{
 		{name: "dry-run", b: &opts.dryRun}, {name: "migrate", b: &opts.migrate}, {name: "print-policy", b: &printPolicy},
-		{name: "prefix", s: &opts.prefix}, {name: "region", s: &opts.region}, {name: "registries", s: &regList},
+		{name: "prefix", s: &opts.prefix}, {name: "region", s: &opts.region},
 	})
 	if err != nil {
 		if errors.Is(err, errHelp) {
@@ -65,13 +64,7 @@ func Configure(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv 
 		fmt.Fprintf(stderr, "%s configure: %v\n%s", credhelper.Name, err, configureUsage)
 		return 2
 	}
-	if regList != "" {
-		pos = append(pos, strings.Split(regList, ",")...)
-	}
 	for _, r := range pos {
-		if strings.TrimSpace(r) == "" {
-			continue
-		}
 		reg, err := credhelper.NormalizeRegistry(r)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s configure: %v\n", credhelper.Name, err)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -112,22 +111,24 @@ func Doctor(args []string, stdout, stderr io.Writer, getenv func(string) string)
 }
 
 func writeTable(w io.Writer, rep Report) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CHECK\tSUBJECT\tSTATUS\tDETAIL")
-	for _, r := range rep.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Check, r.Subject, strings.ToUpper(string(r.Status)), r.Detail)
+	rows := append([]Row{{Check: "CHECK", Subject: "SUBJECT", Status: "STATUS", Detail: "DETAIL"}}, rep.Rows...)
+	var wc, ws int
+	for _, r := range rows {
+		wc, ws = max(wc, len(r.Check)), max(ws, len(r.Subject))
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-*s  %-*s  %-6s  %s\n", wc, r.Check, ws, r.Subject, strings.ToUpper(string(r.Status)), r.Detail)
 		if r.Fix != "" {
-			fmt.Fprintf(tw, "\t\t\t  fix: %s\n", r.Fix)
+			fmt.Fprintf(&b, "%*s  fix: %s\n", wc+ws+12, "", r.Fix)
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if rep.Healthy {
+		b.WriteString("\nhealthy\n")
+	} else {
+		b.WriteString("\nNOT healthy: see the rows marked FAIL\n")
 	}
-	verdict := "healthy"
-	if !rep.Healthy {
-		verdict = "NOT healthy: see the rows marked FAIL"
-	}
-	_, err := fmt.Fprintf(w, "\n%s\n", verdict)
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 
@@ -315,19 +316,29 @@ func dockerRows(dc *dockerConfig, err error, registries []string) []Row {
 	if !dc.Exists {
 		row.Subject += " (absent)"
 	}
-	var unrouted []string
+	var unrouted, reasons []string
+	byReason := map[string][]string{}
 	for _, reg := range registries {
 		if why, ok := dc.routes(reg); !ok {
-			unrouted = append(unrouted, reg+" ("+why+")")
+			if byReason[why] == nil {
+				reasons = append(reasons, why)
+			}
+			byReason[why] = append(byReason[why], reg)
 		}
+	}
+	for _, why := range reasons {
+		unrouted = append(unrouted, strings.Join(byReason[why], ", ")+" ("+why+")")
 	}
 	switch {
 	case len(unrouted) > 0:
 		row.Status = StatusFail
-		row.Detail = "Docker does not ask this helper for " + strings.Join(unrouted, ", ")
+		row.Detail = "Docker does not ask this helper for " + strings.Join(unrouted, "; ")
 		row.Fix = credhelper.Name + " configure   (or configure --registries <hosts> for credHelpers only)"
 	case dc.credsStore() == HelperName:
 		row.Detail = "credsStore: " + HelperName + " (every registry)"
+	case len(registries) == 0:
+		row.Status, row.Detail = StatusWarn, "no credsStore: "+HelperName+", and no registry to check"
+		row.Fix = credhelper.Name + " configure"
 	default:
 		row.Detail = "credHelpers route every checked registry here"
 	}

@@ -98,7 +98,7 @@ func TestDoctor(t *testing.T) {
 				{check: checkAccepts, subject: "127.0.0.1", status: StatusOK, detail: "accepts"},
 				{check: checkRegistry, subject: "docker.io", status: StatusOK, detail: "user hubuser"},
 				{check: checkAccepts, subject: "docker.io", status: StatusOK, detail: "accepts"},
-				{check: checkHubLimit, subject: "account hubuser", status: StatusOK, detail: "187 of 200 pulls left per 6h0m0s (counted for 6c3b4a2e-account-uuid)"},
+				{check: checkHubLimit, subject: "account hubuser", status: StatusOK, detail: "187 of 200 pulls left per 6h (counted for 6c3b4a2e-account-uuid)"},
 				{check: checkHubLimit, subject: "anonymous", status: StatusOK, detail: "76 of 100 pulls left"},
 			},
 		},

@@ -216,8 +216,11 @@ func (d *doctor) hubLimit(ctx context.Context, timeout time.Duration, ep endpoin
 		row.Limit, row.Remaining, row.Window = &limit, &remaining, window
 	}
 	per := ""
-	if row.Window > 0 {
-		per = " per " + (time.Duration(row.Window) * time.Second).String()
+	switch {
+	case row.Window > 0 && row.Window%3600 == 0:
+		per = fmt.Sprintf(" per %dh", row.Window/3600)
+	case row.Window > 0:
+		per = fmt.Sprintf(" per %ds", row.Window)
 	}
 	if row.Limit != nil {
 		row.Detail = fmt.Sprintf("%d of %d pulls left%s", *row.Remaining, *row.Limit, per)
