@@ -114,9 +114,75 @@ if [[ ${BENCH_MOTO:-1} != 0 ]] && command -v moto_server >/dev/null && command -
 else
 	moto_note="(managed get against moto skipped: BENCH_MOTO=0 or moto_server/aws missing)"
 fi
-# Later cases go here, e.g. a memory agent's warm get, or for comparison:
-# command -v docker-credential-ecr-login >/dev/null &&
-#	bench_case "ecr-login get unmanaged" 1 'ghcr.io\n' docker-credential-ecr-login get
+
+# The memory agent, and amazon-ecr-credential-helper for comparison, against
+# fakeaws: its ECR tokens carry a real expiry, so both caches can hit.
+#   BENCH_AGENT=0     skip these cases
+#   BENCH_ECR_LOGIN=0 skip ecr-login (installed once into .cache/)
+agent_note=""
+if [[ ${BENCH_AGENT:-1} != 0 ]]; then
+	go build -o "$work/fakeaws" ./internal/fakeaws/cmd/fakeaws
+	umask 077
+	printf '{"bench/registry":"{\\"username\\":\\"bench\\",\\"password\\":\\"%s\\"}"}' \
+		"$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >"$work/fake-secrets.json"
+	# start_fake TOKEN_TTL: a fakeaws whose ECR tokens live TOKEN_TTL; sets fake_url.
+	start_fake() {
+		"$work/fakeaws" -secrets "$work/fake-secrets.json" -ecr-token-ttl "$1" \
+			-access-key-id "$AWS_ACCESS_KEY_ID" -secret-access-key "$AWS_SECRET_ACCESS_KEY" >"$work/fake-$1.out" 2>&1 &
+		pids+=($!)
+		fake_url=""
+		for _ in $(seq 200); do
+			fake_url=$(head -n1 "$work/fake-$1.out" 2>/dev/null || true)
+			[[ $fake_url == http* ]] && break
+			sleep 0.05
+		done
+		[[ $fake_url == http* ]] || { cat "$work/fake-$1.out" >&2; echo "fakeaws did not start" >&2; exit 1; }
+	}
+	start_fake 12h
+	fake=$fake_url
+	# Tokens that live 30 s are inside the agent's one-minute expiry
+	# margin: never cached, so every get through the agent is a miss.
+	start_fake 30s
+	fake_short=$fake_url
+	ecr_host=123456789012.dkr.ecr.us-east-1.amazonaws.com
+
+	# The first get starts the agent (detached, in $XDG_RUNTIME_DIR); the
+	# warm-up runs below fill it.
+	printf 'bench.registry.test\n' | AWS_ENDPOINT_URL_SECRETS_MANAGER=$fake "$bin" get >/dev/null
+	for _ in $(seq 100); do "$bin" agent status >/dev/null 2>&1 && break; sleep 0.05; done
+	"$bin" agent status >/dev/null || { echo "the memory agent did not start" >&2; exit 1; }
+
+	bench_case "get managed (fakeaws, cold, agent off)" 0 'bench.registry.test\n' \
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=$fake" DOCKER_CREDENTIAL_SECRETSMANAGER_AGENT=off "$bin" get
+	bench_case "get managed (fakeaws, agent hit)" 0 'bench.registry.test\n' \
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=$fake" "$bin" get
+	bench_case "get ECR (fakeaws, cold, agent off)" 0 "$ecr_host\\n" \
+		"AWS_ENDPOINT_URL_ECR=$fake" DOCKER_CREDENTIAL_SECRETSMANAGER_AGENT=off "$bin" get
+	bench_case "get ECR (fakeaws, agent miss)" 0 "$ecr_host\\n" \
+		"AWS_ENDPOINT_URL_ECR=$fake_short" "$bin" get
+	bench_case "get ECR (fakeaws, agent hit)" 0 "$ecr_host\\n" \
+		"AWS_ENDPOINT_URL_ECR=$fake" "$bin" get
+
+	if [[ ${BENCH_ECR_LOGIN:-1} != 0 ]]; then
+		ecr_login_version=v0.12.0
+		ecr_login_dir=$PWD/.cache/ecr-login-$ecr_login_version
+		ecr_login=$ecr_login_dir/docker-credential-ecr-login
+		if [[ ! -x $ecr_login ]]; then
+			echo "bench: go install docker-credential-ecr-login@$ecr_login_version (cached in $ecr_login_dir)" >&2
+			GOBIN=$ecr_login_dir go install "github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login@$ecr_login_version" >&2
+		fi
+		# Its cache is a file: ~/.ecr/cache.json under the bench's HOME.
+		bench_case "ecr-login version" 0 '' "$ecr_login" version
+		bench_case "ecr-login get ECR (fakeaws, cold, cache off)" 0 "$ecr_host\\n" \
+			"AWS_ENDPOINT_URL_ECR=$fake" AWS_ECR_DISABLE_CACHE=true "$ecr_login" get
+		bench_case "ecr-login get ECR (fakeaws, warm, file cache)" 0 "$ecr_host\\n" \
+			"AWS_ENDPOINT_URL_ECR=$fake" "$ecr_login" get
+	else
+		agent_note="(ecr-login skipped: BENCH_ECR_LOGIN=0)"
+	fi
+else
+	agent_note="(memory agent and ecr-login cases skipped: BENCH_AGENT=0)"
+fi
 
 go build -o "$work/proctime" ./bench/proctime
 echo "## Processes (bench/proctime, $runs interleaved runs per case)"
@@ -124,4 +190,7 @@ echo
 "$work/proctime" -n "$runs" -baseline version "$cases"
 echo
 [[ -z $moto_note ]] || echo "$moto_note"
+[[ -z $agent_note ]] || echo "$agent_note"
 echo "Target: get unmanaged within 1.25x of version."
+echo "Targets (memory agent): agent hit within 1.3x of version; at most 0.6x of ecr-login's warm get;"
+echo "cold get (agent off, and agent miss) no slower than ecr-login's cold get."
