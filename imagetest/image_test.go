@@ -3,6 +3,7 @@ package imagetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -119,6 +120,12 @@ func TestCodeBuildImage(t *testing.T) {
 		t.Errorf("the image's helper says %q, want version %s", out, tag)
 	}
 
+	// Without privileges and without a mounted socket, the dockerd starter
+	// refuses and says what to change.
+	if out, err := e.docker("run", "--rm", image, "start-dockerd"); err == nil || !strings.Contains(out, "PrivilegedMode") {
+		t.Errorf("start-dockerd in an unprivileged container: err %v, output %q; want a failure naming PrivilegedMode", err, out)
+	}
+
 	codebuildEnv := []string{
 		"CODEBUILD_BUILD_ARN=arn:aws:codebuild:" + region + ":" + account + ":build/imagetest:" + e.id,
 		"CODEBUILD_BUILD_ID=imagetest:" + e.id,
@@ -174,6 +181,52 @@ func TestCodeBuildImage(t *testing.T) {
 		}
 	})
 
+	// The image leaves the agent on and no fallback helper configured:
+	// `docker login` to a registry the mapping does not cover is kept in the
+	// agent's memory, and later pulls and pushes in the build use it.
+	t.Run("docker login to an unmanaged registry stays in memory", func(t *testing.T) {
+		private := e.startRegistry("private", "dev", e.privatePass)
+		ref := private + "/team/app:1"
+		script := strings.Join([]string{
+			"set -euo pipefail",
+			"docker login " + private + " -u dev --password-stdin",
+			"jq -c . /root/.docker/config.json",
+			"docker tag " + appBase + " " + ref,
+			"docker push " + ref,
+			"docker rmi " + ref,
+			"docker pull " + ref,
+			"docker-credential-secretsmanager list",
+		}, "\n")
+		container := "imagetest-login-" + e.id
+		e.containers = append(e.containers, container)
+		args := []string{"run", "-i", "--name", container, "--network", "host",
+			"-v", "/var/run/docker.sock:/var/run/docker.sock"}
+		for _, kv := range codebuildEnv {
+			args = append(args, "-e", kv)
+		}
+		args = append(args, image, "bash", "-c", script)
+		out, err := e.dockerIn(strings.NewReader(e.privatePass+"\n"), args...)
+		if err != nil {
+			t.Fatalf("login, push, pull: %v\n%s", err, tail(out, 30))
+		}
+		t.Logf("output:\n%s", tail(out, 8))
+		e.wantTags(private, "team/app", "1")
+		var cfg struct {
+			CredsStore string
+			Auths      map[string]map[string]any
+		}
+		for _, l := range lines(strings.NewReader(out)) {
+			if strings.HasPrefix(l, "{\"auths\"") || strings.HasPrefix(l, "{\"credsStore\"") {
+				if err := json.Unmarshal([]byte(l), &cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if cfg.CredsStore != "secretsmanager" || len(cfg.Auths[private]) != 0 {
+			t.Errorf("config.json after login = %+v, want credsStore and an empty entry for %s", cfg, private)
+		}
+	})
+
 	if n := creds.Requests(); n == 0 {
 		t.Error("the helper in the container never asked the container-credentials endpoint")
 	}
@@ -188,6 +241,7 @@ type env struct {
 	dockerConfig    string
 	hostEnv         []string
 	hubPass         string
+	privatePass     string
 	awsSecretKey    string
 	awsSessionToken string
 	outputs         bytes.Buffer // every captured output, for the leak scan
@@ -202,6 +256,7 @@ func newEnv(t *testing.T) *env {
 		id:              randHex(6),
 		dir:             t.TempDir(),
 		hubPass:         "hub-" + randHex(16),
+		privatePass:     "private-" + randHex(16),
 		awsSecretKey:    randHex(20),
 		awsSessionToken: "session-" + randHex(24),
 	}

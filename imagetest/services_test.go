@@ -197,10 +197,11 @@ func (e *env) runBuildspec(t *testing.T, name, image, src, runner, buildspec str
 // Docker config (base64 user:password) or an ECR answer.
 func (e *env) needles() map[string]string {
 	n := map[string]string{
-		"Docker Hub password":   e.hubPass,
-		"ECR token":             ecrToken,
-		"AWS secret access key": e.awsSecretKey,
-		"AWS session token":     e.awsSessionToken,
+		"Docker Hub password":       e.hubPass,
+		"private registry password": e.privatePass,
+		"ECR token":                 ecrToken,
+		"AWS secret access key":     e.awsSecretKey,
+		"AWS session token":         e.awsSessionToken,
 	}
 	for _, c := range e.creds {
 		n["base64 "+c[0]+":password"] = base64.StdEncoding.EncodeToString([]byte(c[0] + ":" + c[1]))
