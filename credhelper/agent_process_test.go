@@ -659,3 +659,123 @@ func TestAgentPeerProbe(t *testing.T) {
 	}
 	fmt.Println("probe: answered")
 }
+
+// TestAgentDockerLogin: `docker login` to a registry the helper does not
+// manage, with no fallback helper, keeps the login in the agent's memory;
+// a client (crane) then authenticates with it; `docker logout` forgets it.
+// No file holds the password.
+func TestAgentDockerLogin(t *testing.T) {
+	r := newAgentRig(t)
+	tools := map[string]string{}
+	for _, name := range []string{"docker", "docker-registry", "htpasswd", "crane"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			if gp, gerr := exec.Command("go", "env", "GOPATH").Output(); gerr == nil {
+				if c := filepath.Join(strings.TrimSpace(string(gp)), "bin", name); fileExists(c) {
+					p, err = c, nil
+				}
+			}
+		}
+		if err != nil {
+			t.Skipf("%s is not installed (scripts/deps.sh installs it)", name)
+		}
+		tools[name] = p
+	}
+	pass := randomValue(t, "registry-pass-")
+	host, regDir := startRegistry(t, tools, "lou", pass)
+
+	dockerConfig := filepath.Join(r.e.tmp, "docker")
+	if err := os.MkdirAll(dockerConfig, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(`{"credsStore":"secretsmanager"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.e.set("DOCKER_CONFIG", dockerConfig, "PATH", filepath.Dir(suite.bin)+":"+r.e.vars["PATH"])
+	client := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = r.e.tmp
+		for k, v := range r.e.vars {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		capture(t.Name()+" "+filepath.Base(args[0]), string(out))
+		return string(out), err
+	}
+	catalog := []string{tools["crane"], "catalog", "--insecure", host}
+	if out, err := client("", catalog...); err == nil {
+		t.Fatalf("crane catalog succeeded before any login: the check below would prove nothing\n%s", out)
+	}
+	out, err := client(pass+"\n", tools["docker"], "login", host, "-u", "lou", "--password-stdin")
+	if err != nil || !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("docker login: %v\n%s", err, out)
+	}
+	if out, err := client("", catalog...); err != nil {
+		t.Errorf("crane catalog with the login held by the agent: %v\n%s", err, out)
+	}
+	if st, ok := r.status(); !ok || !strings.Contains(st.text, host) || !strings.Contains(st.text, "stored") {
+		t.Errorf("agent status does not show the login:\n%s", st.text)
+	}
+	for _, hit := range scanForSecrets([]string{r.e.home, r.e.tmp, r.run, regDir}, nil, []string{pass}) {
+		t.Error(hit)
+	}
+	if out, err := client("", tools["docker"], "logout", host); err != nil {
+		t.Fatalf("docker logout: %v\n%s", err, out)
+	}
+	if out, err := client("", catalog...); err == nil {
+		t.Errorf("crane catalog still authenticated after docker logout\n%s", out)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// startRegistry runs Debian's distribution registry on a free loopback
+// port with one htpasswd user; it returns host:port and its directory.
+func startRegistry(t *testing.T, tools map[string]string, user, pass string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	hash := exec.Command(tools["htpasswd"], "-iBn", user) // the password on stdin, not argv
+	hash.Stdin = strings.NewReader(pass)
+	entry, err := hash.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), entry, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := fmt.Sprintf("127.0.0.1:%d", port)
+	config := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n    realm: test\n    path: %s\n",
+		filepath.Join(dir, "data"), host, filepath.Join(dir, "htpasswd"))
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tools["docker-registry"], "serve", filepath.Join(dir, "config.yml"))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + host + "/v2/")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				return host, dir
+			}
+		}
+	}
+	t.Fatalf("the registry did not come up:\n%s", logs.String())
+	return "", ""
+}
