@@ -236,6 +236,7 @@ func (a *Agent) idleWatch(ctx context.Context, stop func(), sock string) {
 				}
 			}
 			a.mu.Lock()
+			a.sweep()
 			idle := a.active == 0 && time.Since(a.last) >= a.Idle
 			a.mu.Unlock()
 			if idle {
@@ -243,6 +244,17 @@ func (a *Agent) idleWatch(ctx context.Context, stop func(), sock string) {
 				stop()
 				return
 			}
+		}
+	}
+}
+
+// sweep wipes and drops entries past their TTL; a.mu is held.
+func (a *Agent) sweep() {
+	now := a.Now()
+	for k, it := range a.cache {
+		if !now.Before(it.until) {
+			it.drop()
+			delete(a.cache, k)
 		}
 	}
 }

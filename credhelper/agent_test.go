@@ -466,3 +466,27 @@ func TestAgentDirTooDeepForASocket(t *testing.T) {
 		t.Error("two deep TMPDIRs share one agent directory")
 	}
 }
+
+func TestAgentSweepWipesExpired(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	a, c := startTestAgent(t, clock)
+	src := &countingSource{cred: Credential{Username: "u", Secret: "swept-secret"}}
+	if _, err := c.cached(context.Background(), "k", "reg.example.com", secretRoute("s"), time.Second, src.resolve); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	it, ok := a.cache[a.saltedKey("k")]
+	if !ok {
+		t.Fatal("nothing cached")
+	}
+	held := it.secret
+	clock.advance(DefaultAgentTTL)
+	a.sweep()
+	if len(a.cache) != 0 {
+		t.Errorf("%d entries after their TTL", len(a.cache))
+	}
+	if strings.Trim(string(held), "\x00") != "" {
+		t.Error("the dropped secret was not zeroed")
+	}
+}
