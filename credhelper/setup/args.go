@@ -47,16 +47,16 @@ func parseArgs(args []string, defs []flagDef) ([]string, error) {
 		case def.b != nil:
 			v, err := parseBool(value)
 			if err != nil {
-				return nil, fmt.Errorf("flag --%s: %w", name, err)
+				return nil, errorf("flag --%s: %w", name, err)
 			}
 			*def.b = v
 			continue
 		case def.s == nil:
-			return nil, fmt.Errorf("unknown flag %s", a)
+			return nil, errorf("unknown flag %s", a)
 		}
 		if !hasValue {
 			if i+1 >= len(args) {
-				return nil, fmt.Errorf("flag --%s needs a value", name)
+				return nil, errorf("flag --%s needs a value", name)
 			}
 			i++
 			value = args[i]
@@ -73,5 +73,14 @@ func parseBool(v string) (bool, error) {
 	case "0", "false", "no", "off":
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not true or false", v)
+	return false, errorf("%q is not true or false", v)
+}
+
+// errorf is fmt.Errorf kept out of line: the compiler inlines
+// fmt.Errorf at each of the package's many call sites, and the helper
+// binary has a size budget.
+//
+//go:noinline
+func errorf(format string, a ...any) error {
+	return fmt.Errorf(format, a...)
 }

@@ -160,7 +160,7 @@ func configure(ctx context.Context, opts configureOptions, stdout, stderr io.Wri
 	}
 	notes, err := route(next, opts.registries)
 	if err != nil {
-		return fmt.Errorf("%s: %w; it was left untouched", path, err)
+		return errorf("%s: %w; it was left untouched", path, err)
 	}
 	newData, err := next.marshal()
 	if err != nil {
@@ -203,11 +203,11 @@ func configure(ctx context.Context, opts configureOptions, stdout, stderr io.Wri
 			}
 		}
 		if err := writeAtomic(path+".bak", backup, dc.Mode); err != nil {
-			return fmt.Errorf("writing the backup: %w (nothing changed)", err)
+			return errorf("writing the backup: %w (nothing changed)", err)
 		}
 	}
 	if err := writeAtomic(path, newData, dc.Mode); err != nil {
-		return fmt.Errorf("writing %s: %w (it was left untouched)", path, err)
+		return errorf("writing %s: %w (it was left untouched)", path, err)
 	}
 	for _, n := range notes {
 		fmt.Fprintf(stdout, "%s: %s\n", path, n)

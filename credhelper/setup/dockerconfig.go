@@ -102,7 +102,7 @@ func (o *object) child(key string) (*object, error) {
 	}
 	c, err := parseObject(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a JSON object", key)
+		return nil, errorf("%q is not a JSON object", key)
 	}
 	return c, nil
 }
@@ -130,7 +130,7 @@ func (o *object) compact() ([]byte, error) {
 		b.Write(kb)
 		b.WriteByte(':')
 		if err := json.Compact(&b, o.vals[k]); err != nil {
-			return nil, fmt.Errorf("field %q: %w", k, err)
+			return nil, errorf("field %q: %w", k, err)
 		}
 	}
 	b.WriteByte('}')

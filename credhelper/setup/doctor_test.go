@@ -396,3 +396,21 @@ func TestDoctorAgent(t *testing.T) {
 		t.Errorf("stale socket: %+v", r)
 	}
 }
+
+// TestDoctorRejectedKey runs doctor against moto in IAM mode, where an
+// unknown access key is refused as on AWS (403, an XML error body).
+func TestDoctorRejectedKey(t *testing.T) {
+	moto := motoServer(t, "INITIAL_NO_AUTH_ACTION_COUNT=0")
+	dc := isolate(t, moto)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000")
+	t.Setenv("DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES", "ghcr.io=some/secret")
+	writeFile(t, filepath.Join(dc, "config.json"), `{"credsStore":"secretsmanager"}`, 0o600)
+	rep, all, code := runDoctor(t)
+	if code != 1 {
+		t.Errorf("exit %d:\n%s", code, all)
+	}
+	checkRows(t, rep, []want{
+		{check: checkIdentity, status: StatusFail, detail: "InvalidClientTokenId", fix: "access key is not valid"},
+		{check: checkRegistry, subject: "ghcr.io", status: StatusFail, detail: "HTTP 403"},
+	})
+}

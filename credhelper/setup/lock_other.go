@@ -23,7 +23,7 @@ func lockFile(path string) (func() error, error) {
 			return func() error { return os.Remove(path) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("locking %s: %w (remove it if no configure runs)", path, err)
+			return nil, errorf("locking %s: %w (remove it if no configure runs)", path, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

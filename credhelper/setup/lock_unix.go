@@ -3,7 +3,6 @@
 package setup
 
 import (
-	"fmt"
 	"os"
 	"syscall"
 )
@@ -13,7 +12,7 @@ import (
 func lockFile(path string) (func() error, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("opening the lock file: %w", err)
+		return nil, errorf("opening the lock file: %w", err)
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
@@ -23,7 +22,7 @@ func lockFile(path string) (func() error, error) {
 	}
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("locking %s: %w", path, err)
+		return nil, errorf("locking %s: %w", path, err)
 	}
 	return func() error {
 		uerr := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)

@@ -44,12 +44,12 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 	}
 	for _, p := range plain {
 		if p.Err != nil {
-			return nil, fmt.Errorf("%s: auths entry %q: %v; nothing was changed", dc.Path, p.Key, p.Err)
+			return nil, errorf("%s: auths entry %q: %v; nothing was changed", dc.Path, p.Key, p.Err)
 		}
 	}
 	cfg := credhelper.LoadConfig(getenv)
 	if cfg.Err != nil {
-		return nil, fmt.Errorf("%v; fix it before migrating (nothing was changed)", cfg.Err)
+		return nil, errorf("%v; fix it before migrating (nothing was changed)", cfg.Err)
 	}
 	helperPath := cfg.File
 	helper, err := readDockerConfig(helperPath) // same rules: a JSON object, kept field by field
@@ -79,7 +79,7 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("loading the AWS configuration: %w (nothing was changed)", err)
+		return nil, errorf("loading the AWS configuration: %w (nothing was changed)", err)
 	}
 	if awsCfg.Region == "" {
 		return nil, errors.New("no AWS region: pass --region or set AWS_REGION (nothing was changed)")
@@ -88,7 +88,7 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 
 	registries, err := helperObj.child("registries")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w (nothing was changed)", helperPath, err)
+		return nil, errorf("%s: %w (nothing was changed)", helperPath, err)
 	}
 	var stored []string
 	abort := func(err error) ([]plainAuth, error) {
@@ -96,7 +96,7 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 			fmt.Fprintf(stderr, "%s configure: secrets written before the failure (no configuration refers to them yet): %s\n",
 				credhelper.Name, strings.Join(stored, ", "))
 		}
-		return nil, fmt.Errorf("%w; %s was left untouched", err, dc.Path)
+		return nil, errorf("%w; %s was left untouched", err, dc.Path)
 	}
 	for i, p := range plain {
 		value, err := json.Marshal(map[string]string{"username": p.Username, "password": p.Password})
@@ -105,7 +105,7 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 		}
 		arn, err := putSecret(ctx, client, names[i], p.Registry, string(value))
 		if err != nil {
-			return abort(fmt.Errorf("storing the login for %s in secret %q: %s", p.Key, names[i], describeAWSError(err)))
+			return abort(errorf("storing the login for %s in secret %q: %s", p.Key, names[i], describeAWSError(err)))
 		}
 		stored = append(stored, names[i])
 		key := p.Registry
@@ -116,7 +116,7 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 		}
 		entry, err := registries.child(key)
 		if err != nil {
-			return abort(fmt.Errorf("%s: registries entry %q: %w", helperPath, key, err))
+			return abort(errorf("%s: registries entry %q: %w", helperPath, key, err))
 		}
 		secret, _ := json.Marshal(arn)
 		entry.set("secret", secret)
@@ -144,11 +144,11 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 	}
 	if helper.Exists {
 		if err := writeAtomic(helperPath+".bak", helper.Data, helper.Mode); err != nil {
-			return abort(fmt.Errorf("backing up %s: %w", helperPath, err))
+			return abort(errorf("backing up %s: %w", helperPath, err))
 		}
 	}
 	if err := writeAtomic(helperPath, data, helper.Mode); err != nil {
-		return abort(fmt.Errorf("writing %s: %w", helperPath, err))
+		return abort(errorf("writing %s: %w", helperPath, err))
 	}
 	for i, p := range plain {
 		fmt.Fprintf(stdout, "%s: stored in secret %q and mapped in %s; get resolves it\n", p.Key, names[i], helperPath)
@@ -173,7 +173,7 @@ func putSecret(ctx context.Context, c secretWriter, name, registry, value string
 		return "", err
 	}
 	if tags[RegistryTag] != registry {
-		return "", fmt.Errorf("a secret named %q exists and is not tagged %s=%s: choose another --prefix, or tag it to let configure update it", name, RegistryTag, registry)
+		return "", errorf("a secret named %q exists and is not tagged %s=%s: choose another --prefix, or tag it to let configure update it", name, RegistryTag, registry)
 	}
 	if err := c.PutSecretValue(ctx, arn, value); err != nil {
 		return "", err
@@ -193,7 +193,7 @@ func verifyResolution(ctx context.Context, helperFile string, plain []plainAuth,
 	}
 	cfg := credhelper.LoadConfig(env)
 	if cfg.Err != nil {
-		return fmt.Errorf("the new helper configuration does not load: %v", cfg.Err)
+		return errorf("the new helper configuration does not load: %v", cfg.Err)
 	}
 	m := &credhelper.Managed{Config: cfg, Clients: credhelper.NewAWSClients(slog.New(slog.DiscardHandler))}
 	for _, p := range plain {
@@ -202,11 +202,11 @@ func verifyResolution(ctx context.Context, helperFile string, plain []plainAuth,
 		cancel()
 		switch {
 		case credhelper.IsNotFound(err):
-			return fmt.Errorf("get would not resolve %s after the migration", p.Key)
+			return errorf("get would not resolve %s after the migration", p.Key)
 		case err != nil:
-			return fmt.Errorf("get would fail for %s after the migration: %v", p.Key, err)
+			return errorf("get would fail for %s after the migration: %v", p.Key, err)
 		case c.Username != p.Username || c.Secret != p.Password:
-			return fmt.Errorf("get resolves %s to other credentials than its plaintext login (does %s map it to another secret?)", p.Key, credhelper.EnvRegistries)
+			return errorf("get resolves %s to other credentials than its plaintext login (does %s map it to another secret?)", p.Key, credhelper.EnvRegistries)
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,5 +273,51 @@ func TestPrintPolicy(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "the role arn:aws:iam::111122223333:role/registry-reader needs secretsmanager:GetSecretValue on arn:aws:secretsmanager:eu-central-1:123456789012:secret:quay-??????") {
 		t.Errorf("stderr does not name the role's permission: %s", stderr)
+	}
+}
+
+// TestMigrateRejectedKey runs migrate against moto in IAM mode with an
+// unknown key: the XML 403 is reported by code and nothing changes.
+func TestMigrateRejectedKey(t *testing.T) {
+	moto := motoServer(t, "INITIAL_NO_AUTH_ACTION_COUNT=0")
+	dc := isolate(t, moto)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000")
+	path := filepath.Join(dc, "config.json")
+	input := `{"auths":{"ghcr.io":{"auth":"` + basicAuth("octocat", randomSecret(t)) + `"}}}`
+	writeFile(t, path, input, 0o600)
+	_, stderr, code := runConfigure(t, os.Getenv, "--migrate")
+	if code != 1 || !strings.Contains(stderr, "InvalidClientTokenId") || !strings.Contains(stderr, "left untouched") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if got, _ := os.ReadFile(path); string(got) != input {
+		t.Errorf("config.json changed:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dc, credhelper.ConfigFileName)); err == nil {
+		t.Error("the helper's config file was written")
+	}
+}
+
+func TestErrorFrom(t *testing.T) {
+	tests := []struct {
+		name, body, header string
+		status             int
+		code, msg          string
+	}{
+		{"json", `{"__type":"com.amazonaws.secretsmanager#ResourceExistsException","message":"exists"}`, "", 400, "ResourceExistsException", "exists"},
+		{"json Message", `{"__type":"AccessDeniedException","Message":"no"}`, "", 400, "AccessDeniedException", "no"},
+		{"aws xml", `<ErrorResponse><Error><Code>ExpiredToken</Code><Message>expired</Message></Error></ErrorResponse>`, "", 403, "ExpiredToken", "expired"},
+		{"moto xml", `<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>denied</Message></Error></Errors></ErrorResponse>`, "", 403, "AccessDenied", "denied"},
+		{"header only", `<html>proxy</html>`, "ThrottlingException:http://internal", 429, "ThrottlingException", "Too Many Requests"},
+		{"nothing", ``, "", 502, "HTTP502", "Bad Gateway"},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.header != "" {
+			h.Set("X-Amzn-Errortype", tt.header)
+		}
+		e := errorFrom(tt.status, h, []byte(tt.body))
+		if e.Code != tt.code || e.Message != tt.msg || e.Status != tt.status {
+			t.Errorf("%s: got %+v, want %s %q", tt.name, e, tt.code, tt.msg)
+		}
 	}
 }

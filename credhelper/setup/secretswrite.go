@@ -55,6 +55,47 @@ type apiError struct {
 	Status  int
 }
 
+// errorFrom reads an AWS error answer: JSON ({"__type","message"}), XML
+// (<ErrorResponse><Error> from AWS, <ErrorResponse><Errors><Error> from
+// moto's IAM mode), or only the X-Amzn-Errortype header and the status.
+func errorFrom(status int, header http.Header, data []byte) *apiError {
+	var j struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+		Msg     string `json:"Message"`
+	}
+	var x struct {
+		Code     string `xml:"Error>Code"`
+		Message  string `xml:"Error>Message"`
+		Code2    string `xml:"Errors>Error>Code"`
+		Message2 string `xml:"Errors>Error>Message"`
+	}
+	var code, msg string
+	switch {
+	case json.Unmarshal(data, &j) == nil:
+		code, msg = j.Type, j.Message+j.Msg
+		if i := strings.LastIndexByte(code, '#'); i >= 0 {
+			code = code[i+1:]
+		}
+	case xml.Unmarshal(data, &x) == nil:
+		code, msg = x.Code+x.Code2, x.Message+x.Message2
+	}
+	if code == "" && header != nil {
+		code, _, _ = strings.Cut(header.Get("X-Amzn-Errortype"), ":")
+	}
+	return newAPIError(code, msg, status)
+}
+
+func newAPIError(code, message string, status int) *apiError {
+	if code == "" {
+		code = fmt.Sprintf("HTTP%d", status)
+	}
+	if message == "" {
+		message = http.StatusText(status)
+	}
+	return &apiError{Code: code, Message: oneLine(message), Status: status}
+}
+
 func (e *apiError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
 }
@@ -142,29 +183,13 @@ func (s *secretsAPI) call(ctx context.Context, op string, in, out any) error {
 		return err
 	}
 	if status != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-			Msg     string `json:"Message"`
-		}
-		_ = json.Unmarshal(data, &e)
-		code := e.Type
-		if i := strings.LastIndexByte(code, '#'); i >= 0 {
-			code = code[i+1:]
-		}
-		if code == "" {
-			code, _, _ = strings.Cut(header.Get("X-Amzn-Errortype"), ":")
-		}
-		if e.Message == "" {
-			e.Message = e.Msg
-		}
-		return &apiError{Code: code, Message: oneLine(e.Message), Status: status}
+		return errorFrom(status, header, data)
 	}
 	if out == nil {
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("secretsmanager.%s: unreadable answer: %v", op, jsonReason(err))
+		return errorf("secretsmanager.%s: unreadable answer: %v", op, jsonReason(err))
 	}
 	return nil
 }
@@ -192,15 +217,10 @@ func getCallerIdentity(ctx context.Context, cfg aws.Config) (callerIdentity, err
 		return id, err
 	}
 	if status != http.StatusOK {
-		var e struct {
-			Code    string `xml:"Error>Code"`
-			Message string `xml:"Error>Message"`
-		}
-		_ = xml.Unmarshal(data, &e)
-		return id, &apiError{Code: e.Code, Message: oneLine(e.Message), Status: status}
+		return id, errorFrom(status, nil, data)
 	}
 	if err := xml.Unmarshal(data, &id); err != nil || id.Arn == "" {
-		return id, fmt.Errorf("sts:GetCallerIdentity: unreadable answer (HTTP %d)", status)
+		return id, errorf("sts:GetCallerIdentity: unreadable answer (HTTP %d)", status)
 	}
 	return id, nil
 }

@@ -27,7 +27,7 @@ import (
 // motoServer starts moto on a free loopback port for the test and stops
 // it (by its process group) in cleanup. It skips in -short mode and
 // when moto_server is not installed.
-func motoServer(t *testing.T) string {
+func motoServer(t *testing.T, env ...string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("moto: integration test")
@@ -45,6 +45,7 @@ func motoServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "moto.log"))
 	if err != nil {
