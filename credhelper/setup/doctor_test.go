@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,6 +168,25 @@ func TestDoctor(t *testing.T) {
 			wantCode: 1,
 			want: []want{
 				{check: checkAccepts, subject: "127.0.0.1", status: StatusFail, detail: "unreachable", fix: "check the network"},
+			},
+		},
+		{
+			name: "registry never answers",
+			prepare: func(t *testing.T, dc string) setup {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+				t.Cleanup(srv.Close)
+				createSecret(t, moto, "hang/reg", userPass("hal", randomSecret(t)))
+				return setup{
+					env: map[string]string{"DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES": strings.TrimPrefix(srv.URL, "http://") + "=hang/reg",
+						"DOCKER_CREDENTIAL_SECRETSMANAGER_TIMEOUT": "2s"},
+					dockerJSON: `{"credsStore":"secretsmanager"}`,
+					args:       []string{"--registry-check"},
+				}
+			},
+			wantCode: 1,
+			want: []want{
+				{check: checkRegistry, subject: "127.0.0.1", status: StatusOK},
+				{check: checkAccepts, subject: "127.0.0.1", status: StatusFail, detail: "unreachable: no answer within 2s", fix: "DOCKER_CREDENTIAL_SECRETSMANAGER_TIMEOUT"},
 			},
 		},
 		{

@@ -149,9 +149,12 @@ func failedContact(row Row, ep endpoint, err error, timeout time.Duration) Row {
 	case errors.As(err, &terr):
 		row.Detail = fmt.Sprintf("the registry answered HTTP %d during authentication", terr.StatusCode)
 		row.Fix = "check that " + ep.reg.RegistryStr() + " is a registry (v2 API) and that no proxy rewrites it"
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr):
+	case errors.Is(err, context.DeadlineExceeded):
+		row.Detail = fmt.Sprintf("unreachable: no answer within %s", timeout)
+		row.Fix = "check the network and HTTPS_PROXY for " + ep.reg.RegistryStr() + ", or raise " + credhelper.EnvTimeout
+	case errors.As(err, &netErr):
 		row.Detail = "unreachable: " + oneLine(err.Error())
-		row.Fix = fmt.Sprintf("check the network, DNS and HTTPS_PROXY for %s (gave up after %s)", ep.reg.RegistryStr(), timeout)
+		row.Fix = "check the network, DNS and HTTPS_PROXY for " + ep.reg.RegistryStr()
 	default:
 		row.Detail = "unreachable: " + oneLine(err.Error())
 		row.Fix = "check the network, DNS, TLS and HTTPS_PROXY for " + ep.reg.RegistryStr()
