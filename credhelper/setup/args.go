@@ -16,8 +16,8 @@ type flagDef struct {
 	s    *string
 }
 
-// parseArgs reads --name, --name=value and --name value flags (one or two
-// leading dashes) and returns the positional arguments. It stands in for
+// parseArgs reads --switch, --name=value and --name value flags (one or
+// two leading dashes) and returns the positional arguments. It stands in for
 // the flag package, which would grow the helper binary for two commands.
 func parseArgs(args []string, defs []flagDef) ([]string, error) {
 	var pos []string
@@ -41,15 +41,10 @@ func parseArgs(args []string, defs []flagDef) ([]string, error) {
 			}
 		}
 		switch {
-		case def.b != nil && !hasValue:
-			*def.b = true
-			continue
+		case def.b != nil && hasValue:
+			return nil, errorf("flag --%s takes no value", name)
 		case def.b != nil:
-			v, err := parseBool(value)
-			if err != nil {
-				return nil, errorf("flag --%s: %w", name, err)
-			}
-			*def.b = v
+			*def.b = true
 			continue
 		case def.s == nil:
 			return nil, errorf("unknown flag %s", a)
@@ -64,16 +59,6 @@ func parseArgs(args []string, defs []flagDef) ([]string, error) {
 		*def.s = value
 	}
 	return pos, nil
-}
-
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "1", "true", "yes", "on":
-		return true, nil
-	case "0", "false", "no", "off":
-		return false, nil
-	}
-	return false, errorf("%q is not true or false", v)
 }
 
 // errorf is fmt.Errorf kept out of line: the compiler inlines

@@ -125,6 +125,11 @@ func route(obj *object, registries []string) ([]string, error) {
 
 func configure(ctx context.Context, opts configureOptions, stdout, stderr io.Writer, getenv func(string) string) error {
 	path := DockerConfigPath(getenv)
+	// A symlinked config.json (dotfile managers) is updated where it
+	// points, as the Docker CLI does, instead of being replaced by a file.
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

@@ -273,13 +273,39 @@ func TestParseArgs(t *testing.T) {
 	var a, b bool
 	var s string
 	defs := []flagDef{{name: "a", b: &a}, {name: "b", b: &b}, {name: "s", s: &s}}
-	pos, err := parseArgs([]string{"x", "--a", "-s", "v", "--b=false", "y", "--", "--a"}, defs)
-	if err != nil || !a || b || s != "v" || strings.Join(pos, ",") != "x,y,--a" {
+	pos, err := parseArgs([]string{"x", "--a", "-s", "v", "y", "--", "--b"}, defs)
+	if err != nil || !a || b || s != "v" || strings.Join(pos, ",") != "x,y,--b" {
 		t.Errorf("got %v %v %v %q %v", pos, a, b, s, err)
 	}
-	for _, bad := range [][]string{{"--nope"}, {"--s"}, {"--a=maybe"}} {
+	for _, bad := range [][]string{{"--nope"}, {"--s"}, {"--a=true"}} {
 		if _, err := parseArgs(bad, defs); err == nil {
 			t.Errorf("parseArgs(%v) accepted", bad)
 		}
+	}
+}
+
+// TestConfigureSymlink checks that a symlinked config.json is updated
+// where it points and stays a symlink.
+func TestConfigureSymlink(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, ".docker")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(home, "dotfiles-docker.json")
+	writeFile(t, target, `{"psFormat":"x"}`, 0o600)
+	link := filepath.Join(dir, "config.json")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runConfigure(t, configEnv(dir)); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("config.json is no longer a symlink: %v", err)
+	}
+	got, _ := os.ReadFile(target)
+	if !strings.Contains(string(got), `"credsStore": "secretsmanager"`) || !strings.Contains(string(got), `"psFormat": "x"`) {
+		t.Errorf("the link target was not updated:\n%s", got)
 	}
 }

@@ -139,33 +139,29 @@ type doctor struct {
 
 func (d *doctor) run(ctx context.Context, args []string) Report {
 	cfg := credhelper.LoadConfig(d.getenv)
-	var rows []Row
-	add := func(r ...Row) { rows = append(rows, r...) }
-
-	add(d.identity(ctx, cfg))
-	add(d.configRow(cfg))
+	rows := []Row{d.identity(ctx, cfg), d.configRow(cfg)}
 
 	registries, argRows := d.registries(cfg, args)
 	dc, dcErr := readDockerConfig(DockerConfigPath(d.getenv))
-	add(dockerRows(dc, dcErr, registries)...)
-	add(agentRow(d.getenv))
-	add(argRows...)
+	rows = append(rows, dockerRows(dc, dcErr, registries)...)
+	rows = append(rows, agentRow(d.getenv))
+	rows = append(rows, argRows...)
 
 	base := credhelper.NewAWSClients(slog.New(slog.DiscardHandler))
 	var hubCred *credhelper.Credential
 	hubChecked := false
 	for _, reg := range registries {
 		row, cred := d.resolve(ctx, cfg, base, reg)
-		add(row)
+		rows = append(rows, row)
 		if reg == credhelper.DockerHub {
 			hubChecked, hubCred = true, cred
 		}
 		if d.registryCheck && cred != nil {
-			add(d.accepts(ctx, cfg.Timeout, reg, *cred))
+			rows = append(rows, d.accepts(ctx, cfg.Timeout, reg, *cred))
 		}
 	}
 	if hubChecked {
-		add(d.hubLimits(ctx, cfg.Timeout, hubCred)...)
+		rows = append(rows, d.hubLimits(ctx, cfg.Timeout, hubCred)...)
 	}
 
 	healthy := true

@@ -19,17 +19,12 @@ import (
 // secretNameFor turns a registry into a secret name: Secrets Manager
 // allows letters, digits and /_+=.@- only, so a port's colon becomes _.
 func secretNameFor(prefix, registry string) string {
-	var b strings.Builder
-	b.WriteString(prefix)
-	for _, r := range registry {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("/_+=.@-", r):
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
+	return prefix + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_+=.@-", r) {
+			return r
 		}
-	}
-	return b.String()
+		return '_'
+	}, registry)
 }
 
 // migrate moves the plaintext logins of dc into Secrets Manager and the
@@ -114,17 +109,10 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 				key = k
 			}
 		}
-		entry, err := registries.child(key)
-		if err != nil {
-			return abort(errorf("%s: registries entry %q: %w", helperPath, key, err))
-		}
-		secret, _ := json.Marshal(arn)
-		entry.set("secret", secret)
-		entry.del("usernameKey")
-		entry.del("passwordKey")
-		if err := registries.setChild(key, entry); err != nil {
-			return abort(err)
-		}
+		// The entry is replaced whole: the secret was written with this
+		// run's identity, so an old profile, role or key names must go.
+		entry, _ := json.Marshal(map[string]string{"secret": arn})
+		registries.set(key, entry)
 	}
 	if err := helperObj.setChild("registries", registries); err != nil {
 		return abort(err)
@@ -160,7 +148,7 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 // this helper's tag for the same registry; it returns the secret's ARN.
 func putSecret(ctx context.Context, c secretWriter, name, registry, value string) (string, error) {
 	arn, err := c.CreateSecret(ctx, name, "Docker registry login for "+registry+" (docker-credential-secretsmanager)",
-		value, map[string]string{RegistryTag: registry})
+		value, Tag{Key: RegistryTag, Value: registry})
 	if err == nil {
 		return arn, nil
 	}
@@ -172,7 +160,11 @@ func putSecret(ctx context.Context, c secretWriter, name, registry, value string
 	if err != nil {
 		return "", err
 	}
-	if tags[RegistryTag] != registry {
+	tagged := false
+	for _, t := range tags {
+		tagged = tagged || (t.Key == RegistryTag && t.Value == registry)
+	}
+	if !tagged {
 		return "", errorf("a secret named %q exists and is not tagged %s=%s: choose another --prefix, or tag it to let configure update it", name, RegistryTag, registry)
 	}
 	if err := c.PutSecretValue(ctx, arn, value); err != nil {

@@ -85,6 +85,9 @@ func TestMigrate(t *testing.T) {
 }
 `
 	writeFile(t, path, input, 0o600)
+	helperFile := filepath.Join(dc, credhelper.ConfigFileName)
+	createSecret(t, moto, "keep/me", userPass("kim", randomSecret(t)))
+	writeFile(t, helperFile, `{"ecrPublic":false,"registries":{"keep.example.com":{"secret":"keep/me"},"ghcr.io":{"secret":"old/ghcr","usernameKey":"login","profile":"other"}}}`, 0o640)
 
 	stdout, stderr, code := runConfigure(t, os.Getenv, "--migrate", "--prefix", "ci/docker/")
 	if code != 0 {
@@ -113,6 +116,24 @@ func TestMigrate(t *testing.T) {
 	}
 	if len(auths) != 4 || auths["https://index.docker.io/v1/"]["email"] != "me@example.com" || auths["ghcr.io"]["auth"] != "" {
 		t.Errorf("auths after migrate: %v", auths)
+	}
+
+	// The helper's config file keeps its other fields and entries; the
+	// migrated registry's entry is replaced whole.
+	var hc struct {
+		ECRPublic  *bool                        `json:"ecrPublic"`
+		Registries map[string]map[string]string `json:"registries"`
+	}
+	hdata, _ := os.ReadFile(helperFile)
+	if err := json.Unmarshal(hdata, &hc); err != nil {
+		t.Fatal(err)
+	}
+	if hc.ECRPublic == nil || *hc.ECRPublic || hc.Registries["keep.example.com"]["secret"] != "keep/me" ||
+		len(hc.Registries["ghcr.io"]) != 1 || !strings.Contains(hc.Registries["ghcr.io"]["secret"], ":secret:ci/docker/ghcr.io-") {
+		t.Errorf("helper config after migrate:\n%s", hdata)
+	}
+	if fi, err := os.Stat(helperFile); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("helper config mode changed: %v", err)
 	}
 
 	// The secrets exist, tagged with their registry.

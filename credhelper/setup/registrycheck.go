@@ -170,21 +170,18 @@ func (d *doctor) hubLimits(ctx context.Context, timeout time.Duration, cred *cre
 		return []Row{{Check: checkHubLimit, Subject: "docker.io", Status: StatusFail, Detail: oneLine(err.Error()), Fix: "fix " + EnvDockerHubRegistry}}
 	}
 	var rows []Row
-	account := Row{Check: checkHubLimit, Subject: "account"}
 	if cred != nil {
-		account.Subject = "account " + cred.Username
-		rows = append(rows, d.hubLimit(ctx, timeout, ep, account, authenticator(*cred), true))
+		rows = append(rows, d.hubLimit(ctx, timeout, ep, "account "+cred.Username, authenticator(*cred), true))
 	}
-	anon := Row{Check: checkHubLimit, Subject: "anonymous (this address)"}
 	// Anonymous pulls only matter when the account is not used.
-	rows = append(rows, d.hubLimit(ctx, timeout, ep, anon, authn.Anonymous, cred == nil))
-	return rows
+	return append(rows, d.hubLimit(ctx, timeout, ep, "anonymous (this address)", authn.Anonymous, cred == nil))
 }
 
-func (d *doctor) hubLimit(ctx context.Context, timeout time.Duration, ep endpoint, row Row, auth authn.Authenticator, used bool) Row {
+func (d *doctor) hubLimit(ctx context.Context, timeout time.Duration, ep endpoint, subject string, auth authn.Authenticator, used bool) Row {
+	row := Row{Check: checkHubLimit, Subject: subject}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	scope := ep.reg.Repo(rateLimitRepo).Scope(transport.PullScope)
+	scope := "repository:" + rateLimitRepo + ":" + transport.PullScope
 	resp, err := authenticatedResponse(ctx, ep, auth, []string{scope}, http.MethodHead, "/v2/"+rateLimitRepo+"/manifests/latest")
 	if err != nil {
 		row = failedContact(row, ep, err, timeout)

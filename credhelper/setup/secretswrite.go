@@ -22,8 +22,10 @@ import (
 
 // secretWriter is what configure --migrate needs from Secrets Manager.
 type secretWriter interface {
-	CreateSecret(ctx context.Context, name, description, value string, tags map[string]string) (arn string, err error)
-	DescribeTags(ctx context.Context, id string) (arn string, tags map[string]string, err error)
+	// CreateSecret creates a secret with one tag.
+	CreateSecret(ctx context.Context, name, description, value string, tag Tag) (arn string, err error)
+	// DescribeTags returns a secret's ARN and tags.
+	DescribeTags(ctx context.Context, id string) (arn string, tags []Tag, err error)
 	PutSecretValue(ctx context.Context, id, value string) error
 }
 
@@ -225,22 +227,20 @@ func getCallerIdentity(ctx context.Context, cfg aws.Config) (callerIdentity, err
 	return id, nil
 }
 
-type tag struct {
+// Tag is a Secrets Manager resource tag.
+type Tag struct {
 	Key   string `json:"Key"`
 	Value string `json:"Value"`
 }
 
-func (s *secretsAPI) CreateSecret(ctx context.Context, name, description, value string, tags map[string]string) (string, error) {
+func (s *secretsAPI) CreateSecret(ctx context.Context, name, description, value string, tag Tag) (string, error) {
 	in := struct {
 		Name               string `json:"Name"`
 		Description        string `json:"Description"`
 		SecretString       string `json:"SecretString"`
 		ClientRequestToken string `json:"ClientRequestToken"`
-		Tags               []tag  `json:"Tags"`
-	}{Name: name, Description: description, SecretString: value, ClientRequestToken: requestToken()}
-	for _, k := range sortedKeys(tags) {
-		in.Tags = append(in.Tags, tag{Key: k, Value: tags[k]})
-	}
+		Tags               []Tag  `json:"Tags"`
+	}{Name: name, Description: description, SecretString: value, ClientRequestToken: requestToken(), Tags: []Tag{tag}}
 	var out struct {
 		ARN string `json:"ARN"`
 	}
@@ -248,19 +248,13 @@ func (s *secretsAPI) CreateSecret(ctx context.Context, name, description, value 
 	return out.ARN, err
 }
 
-func (s *secretsAPI) DescribeTags(ctx context.Context, id string) (string, map[string]string, error) {
+func (s *secretsAPI) DescribeTags(ctx context.Context, id string) (string, []Tag, error) {
 	var out struct {
 		ARN  string `json:"ARN"`
-		Tags []tag  `json:"Tags"`
+		Tags []Tag  `json:"Tags"`
 	}
-	if err := s.call(ctx, "DescribeSecret", map[string]string{"SecretId": id}, &out); err != nil {
-		return "", nil, err
-	}
-	tags := map[string]string{}
-	for _, t := range out.Tags {
-		tags[t.Key] = t.Value
-	}
-	return out.ARN, tags, nil
+	err := s.call(ctx, "DescribeSecret", map[string]string{"SecretId": id}, &out)
+	return out.ARN, out.Tags, err
 }
 
 func (s *secretsAPI) PutSecretValue(ctx context.Context, id, value string) error {
