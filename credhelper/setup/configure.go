@@ -152,20 +152,28 @@ func configure(ctx context.Context, opts configureOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	// Routing first: a config.json it cannot change stops a migration
+	// before any secret is written.
+	notes, err := route(next, opts.registries)
+	if err != nil {
+		return errorf("%s: %w; it was left untouched", path, err)
+	}
 	var migrated []plainAuth
 	if opts.migrate {
 		if migrated, err = migrate(ctx, opts, dc, next, stdout, stderr, getenv); err != nil {
 			return err
 		}
 		if len(opts.registries) > 0 {
-			for _, m := range migrated {
-				opts.registries = append(opts.registries, m.Registry)
+			regs := make([]string, len(migrated))
+			for i, m := range migrated {
+				regs[i] = m.Registry
 			}
+			more, err := route(next, regs)
+			if err != nil {
+				return errorf("%s: %w; it was left untouched", path, err)
+			}
+			notes = append(notes, more...)
 		}
-	}
-	notes, err := route(next, opts.registries)
-	if err != nil {
-		return errorf("%s: %w; it was left untouched", path, err)
 	}
 	newData, err := next.marshal()
 	if err != nil {

@@ -342,3 +342,31 @@ func TestErrorFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateCredHelpers checks that with registries given, migrated
+// registries are routed through credHelpers too and credsStore is kept.
+func TestMigrateCredHelpers(t *testing.T) {
+	moto := motoServer(t)
+	dc := isolate(t, moto)
+	pw := randomSecret(t)
+	path := filepath.Join(dc, "config.json")
+	writeFile(t, path, `{"credsStore":"pass","auths":{"ghcr.io":{"auth":"`+basicAuth("octocat", pw)+`"}}}`, 0o600)
+	if stdout, stderr, code := runConfigure(t, os.Getenv, "--migrate", "quay.io"); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	var got struct {
+		CredsStore  string            `json:"credsStore"`
+		CredHelpers map[string]string `json:"credHelpers"`
+	}
+	data, _ := os.ReadFile(path)
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.CredsStore != "pass" || got.CredHelpers["quay.io"] != HelperName || got.CredHelpers["ghcr.io"] != HelperName {
+		t.Errorf("config.json:\n%s", data)
+	}
+	if u, p, code := helperGet(t, "ghcr.io"); code != 0 || u != "octocat" || p != pw {
+		t.Errorf("get ghcr.io: exit %d user %q", code, u)
+	}
+	grepDir(t, filepath.Dir(dc), pw)
+}
