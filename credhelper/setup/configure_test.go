@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -307,5 +308,56 @@ func TestConfigureSymlink(t *testing.T) {
 	got, _ := os.ReadFile(target)
 	if !strings.Contains(string(got), `"credsStore": "secretsmanager"`) || !strings.Contains(string(got), `"psFormat": "x"`) {
 		t.Errorf("the link target was not updated:\n%s", got)
+	}
+}
+
+// TestConfigureConcurrentProcesses runs 50 helper processes at once on one
+// config.json, as parallel build steps would.
+func TestConfigureConcurrentProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the helper")
+	}
+	bin := filepath.Join(t.TempDir(), "docker-credential-secretsmanager")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/docker-credential-secretsmanager")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := filepath.Join(t.TempDir(), ".docker")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.json")
+	writeFile(t, path, `{"x-keep":{"a":[1,2,3]},"auths":{"h.example.com":{}}}`, 0o600)
+	const runs = 50
+	cmds := make([]*exec.Cmd, runs)
+	outs := make([]*bytes.Buffer, runs)
+	for i := range runs {
+		cmds[i] = exec.Command(bin, "configure", fmt.Sprintf("p%02d.example.com", i))
+		cmds[i].Env = []string{"DOCKER_CONFIG=" + dir, "HOME=" + filepath.Dir(dir), "PATH=" + os.Getenv("PATH")}
+		outs[i] = &bytes.Buffer{}
+		cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Errorf("run %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Keep        map[string][]int           `json:"x-keep"`
+		Auths       map[string]json.RawMessage `json:"auths"`
+		CredHelpers map[string]string          `json:"credHelpers"`
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatalf("not JSON after %d concurrent processes: %v\n%s", runs, err, data)
+	}
+	if len(got.Keep["a"]) != 3 || got.Auths["h.example.com"] == nil || len(got.CredHelpers) != runs {
+		t.Errorf("fields lost (%d credHelpers):\n%s", len(got.CredHelpers), data)
 	}
 }
