@@ -11,7 +11,7 @@ import (
 // tests).
 type Env func(string) string
 
-const usage = "Usage: " + Name + " <get|store|erase|list|version|agent [status|stop]>\n" +
+const usage = "Usage: " + Name + " <get|store|erase|list|version|agent [status|stop]|doctor|configure>\n" +
 	"A Docker credential helper that resolves registry credentials from AWS Secrets Manager, ECR and ECR Public.\n" +
 	"Enable it with {\"credsStore\": \"secretsmanager\"} in ~/.docker/config.json; see the README for configuration."
 
