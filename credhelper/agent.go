@@ -358,15 +358,14 @@ func (a *Agent) get(conn *net.UnixConn, req agentRequest) {
 	a.flights[k] = f
 	a.mu.Unlock()
 
-	// The flight ends before the leader hears back, so that no later get
-	// can join a finished flight and receive a result past its TTL.
-	finish := sync.OnceFunc(func() {
+	// The leader does not wait for the agent to take its result: a get
+	// that arrives meanwhile joins the flight and receives it.
+	defer func() {
 		a.mu.Lock()
 		delete(a.flights, k)
 		close(f.done)
 		a.mu.Unlock()
-	})
-	defer finish()
+	}()
 	if !a.reply(conn, agentResponse{Status: stLead}) {
 		return
 	}
@@ -389,10 +388,6 @@ func (a *Agent) get(conn *net.UnixConn, req agentRequest) {
 	case opFail:
 		f.resp = agentResponse{Status: stFailed, Error: res.Error}
 	}
-	finish()
-	// The acknowledgement tells the leader its result is in place.
-	_ = conn.SetWriteDeadline(time.Now().Add(agentIOTimeout))
-	a.reply(conn, agentResponse{Status: stOK})
 }
 
 // wait relays a flight's result to a waiting client, telling it every

@@ -303,11 +303,8 @@ func (c *agentClient) cached(ctx context.Context, key, registry string, route Ro
 		} else {
 			res = c.putRequest(key, registry, cred)
 		}
-		var ack agentResponse
 		if werr := writeAgentMessage(conn, res); werr != nil {
 			c.log.Debug("agent: could not hand over the result", "error", werr.Error())
-		} else if _ = conn.SetReadDeadline(time.Now().Add(agentAnswerTimeout)); readAgentMessage(conn, &ack) != nil {
-			c.log.Debug("agent: no acknowledgement of the result")
 		}
 		return cred, rerr
 	default:

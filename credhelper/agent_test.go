@@ -85,6 +85,20 @@ func startTestAgent(t *testing.T, clock *fakeClock) (*Agent, *agentClient) {
 	return a, &agentClient{settings: settings, getenv: func(string) string { return "" }, log: log}
 }
 
+// settle waits until no key is being resolved: a leader does not wait
+// for the agent to take its result.
+func settle(a *Agent) {
+	for {
+		a.mu.Lock()
+		n := len(a.flights)
+		a.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitWaiters waits until n clients wait for a key's leader.
 func waitWaiters(a *Agent, key string, n int) {
 	k := a.saltedKey(key)
@@ -161,6 +175,7 @@ func TestAgentTTL(t *testing.T) {
 				if n := src.calls.Load(); n != tt.want[i] {
 					t.Errorf("step %d (+%s): %d resolutions, want %d", i, step, n, tt.want[i])
 				}
+				settle(a) // the agent has taken the result before the clock moves
 			}
 			if tt.expires < 0 {
 				for _, e := range a.status().Entries {
@@ -428,6 +443,7 @@ func TestAgentStoredLogins(t *testing.T) {
 		(&countingSource{cred: Credential{Username: "u", Secret: "cached-secret-2", Source: "secretsmanager:s"}}).resolve); err != nil {
 		t.Fatal(err)
 	}
+	settle(a)
 	list, err := store.List(ctx)
 	if err != nil || list["https://Registry.Example.com:443/v2/"] != "bob" || len(list) != 1 {
 		t.Errorf("list: %v, %v", list, err)
@@ -474,6 +490,7 @@ func TestAgentSweepWipesExpired(t *testing.T) {
 	if _, err := c.cached(context.Background(), "k", "reg.example.com", secretRoute("s"), time.Second, src.resolve); err != nil {
 		t.Fatal(err)
 	}
+	settle(a)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	it, ok := a.cache[a.saltedKey("k")]
