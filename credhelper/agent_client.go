@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,29 +151,35 @@ func (c *agentClient) key(registry string, route Route) string {
 // errNoAgent means nothing listens on the socket (or there is none).
 var errNoAgent = errors.New("no agent running")
 
+// agentConn is a client's connection to the agent.
+type agentConn interface {
+	io.ReadWriteCloser
+	SetDeadline(time.Time) error
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
 // dial connects to the agent, checking the directory and that the agent
 // runs as this uid.
-func (c *agentClient) dial() (*net.UnixConn, error) {
+func (c *agentClient) dial() (agentConn, error) {
 	if err := checkAgentDir(c.settings.Dir); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, errNoAgent
 		}
 		return nil, err
 	}
-	d := net.Dialer{Timeout: agentAnswerTimeout}
-	conn, err := d.Dial("unix", c.settings.socket())
+	conn, uid, err := dialAgentSocket(c.settings.socket(), agentAnswerTimeout)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, errNoAgent
 		}
 		return nil, err
 	}
-	uc := conn.(*net.UnixConn)
-	if uid, err := peerUID(uc); err != nil || uid != os.Getuid() {
-		_ = uc.Close()
+	if uid != os.Getuid() {
+		_ = conn.Close()
 		return nil, fmt.Errorf("the agent socket %s belongs to uid %d, not %d", c.settings.socket(), uid, os.Getuid())
 	}
-	return uc, nil
+	return conn, nil
 }
 
 // start launches `docker-credential-secretsmanager agent` detached: its own
@@ -231,7 +237,7 @@ func (c *agentClient) roundTrip(req agentRequest) (agentResponse, error) {
 	return exchange(conn, req)
 }
 
-func exchange(conn *net.UnixConn, req agentRequest) (agentResponse, error) {
+func exchange(conn agentConn, req agentRequest) (agentResponse, error) {
 	_ = conn.SetDeadline(time.Now().Add(agentAnswerTimeout))
 	if err := writeAgentMessage(conn, req); err != nil {
 		return agentResponse{}, err

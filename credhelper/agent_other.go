@@ -5,6 +5,7 @@ package credhelper
 import (
 	"errors"
 	"net"
+	"time"
 )
 
 // agentSupported: without SO_PEERCRED the agent could not tell who is
@@ -16,3 +17,7 @@ func peerUID(*net.UnixConn) (int, error) {
 }
 
 func hardenAgent() string { return "not hardened (unsupported system)" }
+
+func dialAgentSocket(string, time.Duration) (agentConn, int, error) {
+	return nil, -1, errors.New("the memory agent is not supported on this system")
+}
