@@ -26,6 +26,10 @@ import (
 // directly.
 const agentAnswerTimeout = 200 * time.Millisecond
 
+// agentWaitSilence is how long a client waiting for another's result
+// accepts no word from the agent before it resolves directly.
+const agentWaitSilence = 10 * agentWaitTick
+
 // agentStartWait bounds how long store waits for an agent it started: a
 // login has nowhere else to go.
 const agentStartWait = 2 * time.Second
@@ -283,8 +287,9 @@ func (c *agentClient) cached(ctx context.Context, key, registry string, route Ro
 	resp, err := exchange(conn, req)
 	for err == nil && resp.Status == stWait {
 		// Another client is resolving this key. The agent repeats wait
-		// every agentWaitTick; silence means it hung.
-		_ = conn.SetReadDeadline(time.Now().Add(3 * agentAnswerTimeout))
+		// every agentWaitTick; a silence of ten ticks means it hung (a
+		// loaded machine can delay a few).
+		_ = conn.SetReadDeadline(time.Now().Add(agentWaitSilence))
 		if ctx.Err() != nil {
 			err = ctx.Err()
 			break
