@@ -317,11 +317,7 @@ func TestConfigureConcurrentProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the helper")
 	}
-	bin := filepath.Join(t.TempDir(), "docker-credential-secretsmanager")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/docker-credential-secretsmanager")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildHelper(t)
 	dir := filepath.Join(t.TempDir(), ".docker")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)

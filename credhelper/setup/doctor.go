@@ -139,7 +139,9 @@ type doctor struct {
 
 func (d *doctor) run(ctx context.Context, args []string) Report {
 	cfg := credhelper.LoadConfig(d.getenv)
-	rows := []Row{d.identity(ctx, cfg), d.configRow(cfg)}
+	rows := make([]Row, 0, 16)
+	rows = append(rows, d.identity(ctx, cfg))
+	rows = append(rows, d.configRow(cfg))
 
 	registries, argRows := d.registries(cfg, args)
 	dc, dcErr := readDockerConfig(DockerConfigPath(d.getenv))

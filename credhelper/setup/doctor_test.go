@@ -5,13 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 )
@@ -382,39 +383,62 @@ func TestParseRateLimit(t *testing.T) {
 	}
 }
 
-// TestDoctorAgent checks the agent row against a socket that accepts
-// connections, a stale socket file, and none.
+// TestDoctorAgent runs the real memory agent: doctor reports it not
+// running, then running and holding nothing, then holding the registry a
+// get resolved through it.
 func TestDoctorAgent(t *testing.T) {
-	run := t.TempDir()
-	getenv := func(k string) string {
-		switch k {
-		case "XDG_RUNTIME_DIR":
-			return run
-		case credhelper.EnvAgent:
-			return "on"
-		}
-		return ""
-	}
-	if r := agentRow(getenv); r.Status != StatusInfo || !strings.Contains(r.Detail, "not running: the next get starts it") {
-		t.Errorf("no socket: %+v", r)
-	}
-	sock := filepath.Join(credhelper.AgentDir(getenv), "agent.sock")
-	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("unix", sock)
+	moto := motoServer(t)
+	bin := buildHelper(t) // before isolate: the build uses the real HOME's cache
+	dc := isolate(t, moto)
+	run, err := os.MkdirTemp("", "dr")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := agentRow(getenv); r.Subject != sock || !strings.HasPrefix(r.Detail, "running") {
-		t.Errorf("listening socket: %+v", r)
+	t.Cleanup(func() { _ = os.RemoveAll(run) })
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	t.Setenv(credhelper.EnvAgent, "on")
+	pw := randomSecret(t)
+	createSecret(t, moto, "agent/reg", userPass("ada", pw))
+	t.Setenv("DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES", "ghcr.io=agent/reg")
+	writeFile(t, filepath.Join(dc, "config.json"), `{"credsStore":"secretsmanager"}`, 0o600)
+
+	row := func() Row {
+		r := agentRow(os.Getenv)
+		if strings.Contains(r.Detail, pw) {
+			t.Fatalf("the agent row shows a secret: %s", r.Detail)
+		}
+		return r
 	}
-	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	if err := l.Close(); err != nil {
+	if r := row(); r.Detail != "not running: the next get starts it" {
+		t.Errorf("before start: %+v", r)
+	}
+	agent := exec.Command(bin, "agent")
+	agent.Env = os.Environ()
+	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if r := agentRow(getenv); !strings.Contains(r.Detail, "stale socket") {
-		t.Errorf("stale socket: %+v", r)
+	t.Cleanup(func() {
+		_ = exec.Command(bin, "agent", "stop").Run()
+		_ = agent.Process.Kill()
+		_ = agent.Wait()
+	})
+	var r Row
+	for range 100 {
+		if r = row(); strings.HasPrefix(r.Detail, "running") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.HasPrefix(r.Detail, "running: agent pid") || !strings.HasSuffix(r.Detail, "holds nothing") {
+		t.Fatalf("started agent: %+v", r)
+	}
+	get := exec.Command(bin, "get")
+	get.Stdin = strings.NewReader("ghcr.io")
+	if out, err := get.Output(); err != nil || !strings.Contains(string(out), pw) {
+		t.Fatalf("get through the agent failed: %v", err)
+	}
+	if r := row(); !strings.Contains(r.Detail, "holds ghcr.io (cached)") {
+		t.Errorf("after a get: %+v", r)
 	}
 }
 

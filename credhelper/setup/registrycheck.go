@@ -29,18 +29,11 @@ const dockerHubRegistry = "registry-1.docker.io"
 // allowance: a HEAD of its manifest does not count as a pull.
 const rateLimitRepo = "ratelimitpreview/test"
 
-// endpoint is a registry as doctor contacts it.
-type endpoint struct {
-	reg name.Registry
-}
-
-func (e endpoint) url(path string) string {
-	return e.reg.Scheme() + "://" + e.reg.RegistryStr() + path
-}
-
 // registryEndpoint names the registry to contact for a normalised
-// registry: Docker Hub's API host (or its override) for docker.io.
-func registryEndpoint(reg string, getenv func(string) string) (endpoint, error) {
+// registry: Docker Hub's API host (or its override) for docker.io. An
+// http:// override is plain HTTP; go-containerregistry already tries
+// plain HTTP after HTTPS for loopback and private addresses.
+func registryEndpoint(reg string, getenv func(string) string) (name.Registry, error) {
 	host := reg
 	if reg == credhelper.DockerHub {
 		host = dockerHubRegistry
@@ -48,27 +41,11 @@ func registryEndpoint(reg string, getenv func(string) string) (endpoint, error) 
 			host = v
 		}
 	}
-	insecure := false
-	if rest, ok := strings.CutPrefix(host, "http://"); ok {
-		host, insecure = rest, true
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "https://"), "/")
-	h := host
-	if sh, _, err := net.SplitHostPort(host); err == nil {
-		h = sh
-	}
-	if ip := net.ParseIP(strings.Trim(h, "[]")); (ip != nil && ip.IsLoopback()) || h == "localhost" {
-		insecure = true
-	}
 	var opts []name.Option
-	if insecure {
-		opts = append(opts, name.Insecure)
+	if rest, ok := strings.CutPrefix(host, "http://"); ok {
+		host, opts = rest, []name.Option{name.Insecure}
 	}
-	r, err := name.NewRegistry(host, opts...)
-	if err != nil {
-		return endpoint{}, err
-	}
-	return endpoint{reg: r}, nil
+	return name.NewRegistry(strings.TrimSuffix(strings.TrimPrefix(host, "https://"), "/"), opts...)
 }
 
 func authenticator(c credhelper.Credential) authn.Authenticator {
@@ -99,14 +76,14 @@ func (d *doctor) accepts(ctx context.Context, timeout time.Duration, reg string,
 	}
 	switch status := resp.StatusCode; {
 	case status == http.StatusOK:
-		row.Status, row.Detail = StatusOK, "the registry accepts the credentials ("+ep.reg.RegistryStr()+")"
+		row.Status, row.Detail = StatusOK, "the registry accepts the credentials ("+ep.RegistryStr()+")"
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		row.Status = StatusFail
 		row.Detail = fmt.Sprintf("rejected (HTTP %d): the registry does not accept the resolved credentials", status)
 		row.Fix = "update the secret's username/password (or token) to a valid login for " + reg
 	default:
 		row.Status = StatusFail
-		row.Detail = fmt.Sprintf("unexpected answer HTTP %d from %s", status, ep.url("/v2/"))
+		row.Detail = fmt.Sprintf("unexpected answer HTTP %d from %s", status, ep.RegistryStr())
 		row.Fix = "check that " + reg + " is a registry (v2 API) and that no proxy rewrites it"
 	}
 	return row
@@ -114,31 +91,38 @@ func (d *doctor) accepts(ctx context.Context, timeout time.Duration, reg string,
 
 // authenticatedResponse runs go-containerregistry's transport (the ping,
 // the challenge and any token exchange) and then one request through it.
-func authenticatedResponse(ctx context.Context, ep endpoint, auth authn.Authenticator, scopes []string, method, path string) (*http.Response, error) {
-	tr, err := transport.NewWithContext(ctx, ep.reg, auth, httpTransport(), scopes)
+func authenticatedResponse(ctx context.Context, reg name.Registry, auth authn.Authenticator, scopes []string, method, path string) (*http.Response, error) {
+	tr, err := transport.NewWithContext(ctx, reg, auth, httpTransport(), scopes)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, ep.url(path), nil)
-	if err != nil {
-		return nil, err
+	// The same schemes, in the same order, as the transport's ping.
+	schemes := []string{"https"}
+	if reg.Scheme() == "http" {
+		schemes = append(schemes, "http")
 	}
-	if method == http.MethodHead {
-		req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json")
+	var resp *http.Response
+	for _, scheme := range schemes {
+		req, err := http.NewRequestWithContext(ctx, method, scheme+"://"+reg.RegistryStr()+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		if method == http.MethodHead {
+			req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json")
+		}
+		if resp, err = (&http.Client{Transport: tr}).Do(req); err == nil {
+			return resp, resp.Body.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := resp.Body.Close(); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return nil, err
 }
 
 // failedContact turns a transport failure into a row: a rejected token
 // exchange, or an unreachable registry.
-func failedContact(row Row, ep endpoint, err error, timeout time.Duration) Row {
+func failedContact(row Row, reg name.Registry, err error, timeout time.Duration) Row {
 	row.Status = StatusFail
 	var terr *transport.Error
 	var netErr net.Error
@@ -148,16 +132,16 @@ func failedContact(row Row, ep endpoint, err error, timeout time.Duration) Row {
 		row.Fix = "update the secret's username/password (or token) to a valid login for " + row.Subject
 	case errors.As(err, &terr):
 		row.Detail = fmt.Sprintf("the registry answered HTTP %d during authentication", terr.StatusCode)
-		row.Fix = "check that " + ep.reg.RegistryStr() + " is a registry (v2 API) and that no proxy rewrites it"
+		row.Fix = "check that " + reg.RegistryStr() + " is a registry (v2 API) and that no proxy rewrites it"
 	case errors.Is(err, context.DeadlineExceeded):
 		row.Detail = fmt.Sprintf("unreachable: no answer within %s", timeout)
-		row.Fix = "check the network and HTTPS_PROXY for " + ep.reg.RegistryStr() + ", or raise " + credhelper.EnvTimeout
+		row.Fix = "check the network and HTTPS_PROXY for " + reg.RegistryStr() + ", or raise " + credhelper.EnvTimeout
 	case errors.As(err, &netErr):
 		row.Detail = "unreachable: " + oneLine(err.Error())
-		row.Fix = "check the network, DNS and HTTPS_PROXY for " + ep.reg.RegistryStr()
+		row.Fix = "check the network, DNS and HTTPS_PROXY for " + reg.RegistryStr()
 	default:
 		row.Detail = "unreachable: " + oneLine(err.Error())
-		row.Fix = "check the network, DNS, TLS and HTTPS_PROXY for " + ep.reg.RegistryStr()
+		row.Fix = "check the network, DNS, TLS and HTTPS_PROXY for " + reg.RegistryStr()
 	}
 	return row
 }
@@ -177,14 +161,14 @@ func (d *doctor) hubLimits(ctx context.Context, timeout time.Duration, cred *cre
 	return append(rows, d.hubLimit(ctx, timeout, ep, "anonymous (this address)", authn.Anonymous, cred == nil))
 }
 
-func (d *doctor) hubLimit(ctx context.Context, timeout time.Duration, ep endpoint, subject string, auth authn.Authenticator, used bool) Row {
+func (d *doctor) hubLimit(ctx context.Context, timeout time.Duration, reg name.Registry, subject string, auth authn.Authenticator, used bool) Row {
 	row := Row{Check: checkHubLimit, Subject: subject}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	scope := "repository:" + rateLimitRepo + ":" + transport.PullScope
-	resp, err := authenticatedResponse(ctx, ep, auth, []string{scope}, http.MethodHead, "/v2/"+rateLimitRepo+"/manifests/latest")
+	resp, err := authenticatedResponse(ctx, reg, auth, []string{scope}, http.MethodHead, "/v2/"+rateLimitRepo+"/manifests/latest")
 	if err != nil {
-		row = failedContact(row, ep, err, timeout)
+		row = failedContact(row, reg, err, timeout)
 		if !used && row.Status == StatusFail {
 			row.Status = StatusWarn
 		}

@@ -262,3 +262,14 @@ func containsAny(s string, values ...string) bool {
 	}
 	return false
 }
+
+// buildHelper builds the helper binary into a temp dir. Call it before
+// isolate, so that the build uses the user's Go cache.
+func buildHelper(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "docker-credential-secretsmanager")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/docker-credential-secretsmanager").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
