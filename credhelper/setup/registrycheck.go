@@ -180,42 +180,26 @@ func (d *doctor) hubLimit(ctx context.Context, timeout time.Duration, reg name.R
 		row.Fix = "update the secret's Docker Hub username and access token"
 		return row
 	}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		zero := 0
-		row.Remaining = &zero
-	}
 	limit, window, okL := parseRateLimit(resp.Header.Get("ratelimit-limit"))
 	remaining, _, okR := parseRateLimit(resp.Header.Get("ratelimit-remaining"))
 	source := resp.Header.Get("docker-ratelimit-source")
 	if !okL || !okR {
-		if row.Remaining == nil {
-			row.Status, row.Detail = StatusOK, "no pull limit reported (a paid plan, or a mirror without limits)"
-			if resp.StatusCode != http.StatusOK {
-				row.Status = StatusWarn
-				row.Detail = fmt.Sprintf("HTTP %d and no pull limit reported", resp.StatusCode)
-			}
-			return row
+		row.Status, row.Detail = StatusOK, "no pull limit reported (a paid plan, or a mirror without limits)"
+		if resp.StatusCode != http.StatusOK {
+			row.Status, row.Detail = StatusWarn, fmt.Sprintf("HTTP %d and no pull limit reported", resp.StatusCode)
 		}
-	} else {
-		row.Limit, row.Remaining, row.Window = &limit, &remaining, window
+		return row
 	}
-	per := ""
-	switch {
-	case row.Window > 0 && row.Window%3600 == 0:
-		per = fmt.Sprintf(" per %dh", row.Window/3600)
-	case row.Window > 0:
-		per = fmt.Sprintf(" per %ds", row.Window)
-	}
-	if row.Limit != nil {
-		row.Detail = fmt.Sprintf("%d of %d pulls left%s", *row.Remaining, *row.Limit, per)
-	} else {
-		row.Detail = "no pulls left (HTTP 429)"
+	row.Limit, row.Remaining, row.Window = &limit, &remaining, window
+	row.Detail = fmt.Sprintf("%d of %d pulls left", remaining, limit)
+	if window > 0 {
+		row.Detail += fmt.Sprintf(" per %gh", float64(window)/3600)
 	}
 	if source != "" {
 		row.Detail += " (counted for " + source + ")"
 	}
 	switch {
-	case *row.Remaining > 0:
+	case remaining > 0:
 		row.Status = StatusOK
 	case used:
 		row.Status = StatusFail
