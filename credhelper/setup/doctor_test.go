@@ -106,6 +106,19 @@ func TestDoctor(t *testing.T) {
 			},
 		},
 		{
+			name: "ECR registry",
+			prepare: func(t *testing.T, dc string) setup {
+				return setup{
+					env:        map[string]string{"DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES": "mirror.example.com=ecr:123456789012.dkr.ecr.us-east-1.amazonaws.com"},
+					dockerJSON: `{"credHelpers":{"mirror.example.com":"secretsmanager"}}`,
+				}
+			},
+			wantCode: 0,
+			want: []want{
+				{check: checkRegistry, subject: "mirror.example.com", status: StatusOK, detail: "resolves (user AWS), from ecr:123456789012.dkr.ecr.us-east-1.amazonaws.com"},
+			},
+		},
+		{
 			name: "missing secret",
 			prepare: func(t *testing.T, dc string) setup {
 				return setup{
