@@ -359,6 +359,7 @@ func (a *agentCache) Lookup(ctx context.Context, req Request) (Credential, error
 // memory only.
 type agentStore struct {
 	client *agentClient
+	stderr io.Writer
 }
 
 var _ Store = (*agentStore)(nil)
@@ -395,6 +396,8 @@ func (s *agentStore) Store(ctx context.Context, c *credentials.Credentials) erro
 		return fmt.Errorf("%s: cannot keep the login for %s in the memory agent (%s): %v; "+
 			"set %s to a credential helper (e.g. pass) to store it there instead", Name, registry, s.client.settings.socket(), err, EnvFallback)
 	}
+	fmt.Fprintf(s.stderr, "%s: the login for %s is kept in memory only, until the agent exits (after %s idle, or at reboot); "+
+		"set %s (e.g. pass) to keep logins on disk\n", Name, registry, s.client.settings.Idle, EnvFallback)
 	return nil
 }
 
@@ -443,7 +446,7 @@ func (h *Helper) useAgent(getenv Env) {
 		}
 	}
 	if h.store == nil {
-		h.store = &agentStore{client: c}
+		h.store = &agentStore{client: c, stderr: h.stderr}
 		h.chain = append(h.chain, h.store)
 	}
 }

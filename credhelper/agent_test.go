@@ -429,11 +429,15 @@ func TestLoadAgentSettings(t *testing.T) {
 
 func TestAgentStoredLogins(t *testing.T) {
 	a, c := startTestAgent(t, nil)
-	store := &agentStore{client: c}
+	var notice strings.Builder
+	store := &agentStore{client: c, stderr: &notice}
 	ctx := context.Background()
 	const password = "stored-login-password-1"
 	if err := store.Store(ctx, &credentials.Credentials{ServerURL: "https://Registry.Example.com:443/v2/", Username: "bob", Secret: password}); err != nil {
 		t.Fatal(err)
+	}
+	if n := notice.String(); !strings.Contains(n, "kept in memory only") || strings.Contains(n, password) {
+		t.Errorf("store notice: %q", n)
 	}
 	got, err := store.Lookup(ctx, Request{Registry: "registry.example.com"})
 	if err != nil || got.Username != "bob" || got.Secret != password {
