@@ -363,9 +363,42 @@ func TestAgentStaleSocketReplaced(t *testing.T) {
 	if !up {
 		t.Fatal("no agent answers after a get found a stale socket")
 	}
+	st, _ := r.status()
+	r.checkDetached(st.pid)
 	r.checkAll(r.burst(1, registry, nil), registry, user, pass)
 	if n := r.fake.Count(fakeaws.OpGetSecretValue); n > 2 {
 		t.Errorf("%d GetSecretValue calls, want at most 2", n)
+	}
+}
+
+// checkDetached verifies an agent a get started: its own session, stdio on
+// /dev/null (it never holds the client's pipes) and no AWS credentials in
+// its environment.
+func (r *agentRig) checkDetached(pid int) {
+	t := r.t
+	t.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name: state ppid pgrp session …
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 4 || fields[3] != strconv.Itoa(pid) {
+		t.Errorf("agent %d is not a session leader: stat %q", pid, stat)
+	}
+	for fd := 0; fd <= 2; fd++ {
+		if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); err != nil || target != "/dev/null" {
+			t.Errorf("agent fd %d is %q (%v), want /dev/null", fd, target, err)
+		}
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", r.e.vars["AWS_SECRET_ACCESS_KEY"], "DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES"} {
+		if bytes.Contains(env, []byte(v)) {
+			t.Errorf("the agent's environment holds %.20s…", v)
+		}
 	}
 }
 
