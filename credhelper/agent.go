@@ -200,11 +200,13 @@ func (a *Agent) Serve(ctx context.Context, l *net.UnixListener) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			// Out of file descriptors and the like: wait for clients to go.
+			a.Log.Info("agent: accept failed", "error", err.Error())
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		wg.Add(1)
 		go func() {
