@@ -14,22 +14,15 @@ import (
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 )
 
-const configureUsage = `Usage: docker-credential-secretsmanager configure [options] [registry ...]
+const configureUsage = `Usage: docker-credential-secretsmanager configure [--dry-run] [--migrate [--prefix P] [--region R]] [registry ...]
+       docker-credential-secretsmanager configure --print-policy
 
-Makes the Docker config ($DOCKER_CONFIG/config.json, else ~/.docker/config.json)
-use this helper: credsStore (every registry) by default, or credHelpers for the
-registries given. Every other field is kept. The previous file is kept as
-config.json.bak; concurrent runs are serialised by a lock file.
-
-Options:
-  --dry-run        show the change as a diff and write nothing
-  --migrate        move plaintext logins (auths entries with an auth value) to
-                   Secrets Manager: create or update one secret per registry,
-                   map it in the helper's config file, check that get resolves
-                   it, and only then remove the plaintext entry
-  --prefix P       secret name prefix for --migrate (default docker-credential-secretsmanager/)
-  --region R       region for the secrets --migrate creates (default: AWS_REGION)
-  --print-policy   print the least-privilege IAM policy for the current mapping
+Makes the Docker config use this helper: credsStore, or credHelpers for the
+registries given; every other field is kept, the previous file is kept as
+config.json.bak. --dry-run shows the diff. --migrate moves plaintext logins
+to Secrets Manager (secrets named P<registry>, default prefix
+docker-credential-secretsmanager/) once get resolves them. --print-policy
+prints the least-privilege IAM policy for the current mapping. See docs/doctor.md.
 `
 
 // DefaultSecretPrefix starts the names of secrets configure --migrate creates.

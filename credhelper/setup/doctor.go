@@ -71,12 +71,10 @@ const (
 
 const doctorUsage = `Usage: docker-credential-secretsmanager doctor [--json] [--registry-check] [registry ...]
 
-Shows which AWS identity and configuration the helper uses, whether Docker
-routes registries to it, and for every managed registry (or those given)
-where its credentials come from and whether they resolve. --registry-check
-also asks each registry whether it accepts them. For Docker Hub it shows the
-pulls left for the mapped account and for anonymous pulls from this address.
-Exits 0 only when every check is healthy (warnings do not fail).
+Shows the AWS identity, the configuration, Docker's routing, the agent, and
+for each managed registry (or those given) where its credentials come from
+and whether they resolve; --registry-check asks the registries too. Exits 0
+only when nothing FAILs. See docs/doctor.md.
 `
 
 // Doctor runs the doctor command and returns its exit code.
