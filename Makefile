@@ -3,12 +3,15 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# The AWS SDK's code runs once per process; not inlining it keeps the binary
+# about 280 KB smaller at no measurable cost (see README, Speed).
+GCFLAGS := github.com/aws/...=-l
 BIN := bin/docker-credential-secretsmanager
 
 .PHONY: build demo test unit lint e2e bench deps clean
 
 build: ## the stripped, version-stamped helper in bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/docker-credential-secretsmanager
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -gcflags '$(GCFLAGS)' -o $(BIN) ./cmd/docker-credential-secretsmanager
 
 deps: ## install test dependencies (Debian packages, pinned Go tools)
 	scripts/deps.sh
