@@ -113,7 +113,9 @@ func (e *noCredentialsError) Unwrap() error { return e.Err }
 
 // serviceEndpoint is the endpoint the SDK would use for a service:
 // AWS_ENDPOINT_URL_<SERVICE> or the shared config's services section,
-// then AWS_ENDPOINT_URL, then the regional AWS endpoint.
+// then AWS_ENDPOINT_URL, then the regional AWS endpoint (FIPS when
+// AWS_USE_FIPS_ENDPOINT or use_fips_endpoint asks for it). Partitions
+// other than aws, aws-us-gov and aws-cn need an endpoint setting.
 func serviceEndpoint(ctx context.Context, cfg aws.Config, sdkID, prefix string) string {
 	for _, src := range cfg.ConfigSources {
 		if p, ok := src.(serviceEndpointSource); ok {
@@ -132,7 +134,23 @@ func serviceEndpoint(ctx context.Context, cfg aws.Config, sdkID, prefix string) 
 	if strings.HasPrefix(cfg.Region, "cn-") {
 		domain = "amazonaws.com.cn"
 	}
+	for _, src := range cfg.ConfigSources {
+		if p, ok := src.(fipsSource); ok {
+			if v, found, err := p.GetUseFIPSEndpoint(ctx); err == nil && found {
+				if v == aws.FIPSEndpointStateEnabled {
+					prefix += "-fips"
+				}
+				break
+			}
+		}
+	}
 	return fmt.Sprintf("https://%s.%s.%s", prefix, cfg.Region, domain)
+}
+
+// fipsSource is how the SDK's config sources expose AWS_USE_FIPS_ENDPOINT
+// and the shared config's use_fips_endpoint.
+type fipsSource interface {
+	GetUseFIPSEndpoint(ctx context.Context) (aws.FIPSEndpointState, bool, error)
 }
 
 // signedPost sends one SigV4-signed POST and returns the answer's status
