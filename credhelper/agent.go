@@ -80,21 +80,29 @@ func ensureAgentDir(dir string) error {
 	return checkAgentDir(dir)
 }
 
+// agentDirError is an agent directory refused as unsafe.
+type agentDirError struct{ msg string }
+
+func (e *agentDirError) Error() string { return e.msg }
+
 // checkAgentDir verifies that dir is a real directory owned by this uid
 // with mode 0700.
 func checkAgentDir(dir string) error {
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return err
+		if errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return &agentDirError{msg: err.Error()}
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {
 	case !fi.IsDir():
-		return fmt.Errorf("agent directory %s is not a directory", dir)
+		return &agentDirError{fmt.Sprintf("agent directory %s is not a directory", dir)}
 	case !ok || int(st.Uid) != os.Getuid():
-		return fmt.Errorf("agent directory %s is not owned by uid %d", dir, os.Getuid())
+		return &agentDirError{fmt.Sprintf("agent directory %s is not owned by uid %d", dir, os.Getuid())}
 	case fi.Mode().Perm() != 0o700:
-		return fmt.Errorf("agent directory %s has mode %04o, want 0700", dir, fi.Mode().Perm())
+		return &agentDirError{fmt.Sprintf("agent directory %s has mode %04o, want 0700", dir, fi.Mode().Perm())}
 	}
 	return nil
 }

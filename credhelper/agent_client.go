@@ -99,6 +99,9 @@ type agentClient struct {
 	log      *slog.Logger
 	base     []byte // digest of what every key of this invocation shares
 	started  bool   // this invocation started an agent
+	// stderr receives the one warning a get gives when it refuses the
+	// agent's directory; nil for none.
+	stderr io.Writer
 }
 
 func newAgentClient(s AgentSettings, cfg *Config, getenv Env, log *slog.Logger) *agentClient {
@@ -271,8 +274,12 @@ func (c *agentClient) cached(ctx context.Context, key, registry string, route Ro
 	conn, err := c.dial()
 	if err != nil {
 		c.log.Debug("agent: unavailable, resolving directly", "error", err.Error())
-		if errors.Is(err, errNoAgent) {
+		var refused *agentDirError
+		switch {
+		case errors.Is(err, errNoAgent):
 			c.start()
+		case errors.As(err, &refused) && c.stderr != nil:
+			fmt.Fprintf(c.stderr, "%s: not using the memory agent: %v\n", Name, err)
 		}
 		cred, err := resolve(ctx)
 		if err == nil && c.started {
@@ -440,6 +447,7 @@ func (h *Helper) useAgent(getenv Env) {
 		return
 	}
 	c := newAgentClient(s, h.config, getenv, h.log)
+	c.stderr = h.stderr
 	for i, src := range h.chain {
 		if src == Source(h.managed) {
 			h.chain[i] = &agentCache{managed: h.managed, client: c}

@@ -347,9 +347,17 @@ func TestAgentDirChecks(t *testing.T) {
 		if err := ensureAgentDir(dir); err == nil {
 			t.Errorf("%s accepted as the agent directory", filepath.Base(dir))
 		}
-		c := &agentClient{settings: AgentSettings{Dir: dir}}
+		var warning strings.Builder
+		c := &agentClient{settings: AgentSettings{Dir: dir}, log: slog.New(slog.DiscardHandler), stderr: &warning}
 		if _, err := c.dial(); err == nil || errors.Is(err, errNoAgent) {
 			t.Errorf("dial through %s: %v, want a refusal", filepath.Base(dir), err)
+		}
+		src := &countingSource{cred: Credential{Username: "u", Secret: "p"}}
+		if got, err := c.cached(context.Background(), "k", "r", secretRoute("s"), time.Second, src.resolve); err != nil || got.Secret != "p" {
+			t.Errorf("get through %s: %v, want a direct resolution", filepath.Base(dir), err)
+		}
+		if !strings.Contains(warning.String(), "not using the memory agent") {
+			t.Errorf("get through %s: no warning, stderr %q", filepath.Base(dir), warning.String())
 		}
 	}
 }
