@@ -391,7 +391,10 @@ func (a *Agent) get(conn *net.UnixConn, req agentRequest) {
 	}
 	switch res.Op {
 	case opPut:
-		res.Registry, res.Source = req.Registry, req.Source
+		res.Registry = req.Registry
+		if res.Source == "" {
+			res.Source = req.Source
+		}
 		if resp, ok := a.put(k, res); ok {
 			f.resp = resp
 		}
