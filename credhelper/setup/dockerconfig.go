@@ -261,7 +261,8 @@ type plainAuth struct {
 	Registry string // normalised
 	Username string
 	Password string
-	Err      error // the auth value could not be decoded
+	Err      error  // the auth value could not be decoded
+	Route    string // set when the helper already serves the registry
 }
 
 // plaintext lists the auths entries with an auth value, sorted by key.

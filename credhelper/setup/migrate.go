@@ -53,14 +53,37 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 	}
 	helperObj := helper.obj
 
+	// A registry the helper already serves (a mapping, or an ECR host whose
+	// plaintext token expires anyway) keeps its source: its plaintext login
+	// is only removed, once get resolves it.
+	m := &credhelper.Managed{Config: cfg}
 	names := make([]string, len(plain))
+	toStore := 0
 	for i, p := range plain {
+		if r, ok := m.Route(p.Registry); ok {
+			plain[i].Route = r.String()
+			continue
+		}
 		names[i] = secretNameFor(opts.prefix, p.Registry)
+		toStore++
 	}
 	if opts.dryRun {
 		for i, p := range plain {
+			if p.Route != "" {
+				fmt.Fprintf(stdout, "would check that get resolves %s (already served by %s) and remove its plaintext entry\n", p.Key, p.Route)
+				continue
+			}
 			fmt.Fprintf(stdout, "would store the login for %s in secret %q (tag %s=%s), map %s to it in %s, check that get resolves it, and remove the plaintext entry\n",
 				p.Key, names[i], RegistryTag, p.Registry, p.Registry, helperPath)
+		}
+		return plain, dropAuth(next, plain)
+	}
+	if toStore == 0 {
+		if err := verifyResolution(ctx, plain, getenv); err != nil {
+			return nil, errorf("%w; %s was left untouched", err, dc.Path)
+		}
+		for _, p := range plain {
+			fmt.Fprintf(stdout, "%s: already served by %s; get resolves it\n", p.Key, p.Route)
 		}
 		return plain, dropAuth(next, plain)
 	}
@@ -94,6 +117,9 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 		return nil, errorf("%w; %s was left untouched", err, dc.Path)
 	}
 	for i, p := range plain {
+		if p.Route != "" {
+			continue
+		}
 		value, err := json.Marshal(map[string]string{"username": p.Username, "password": p.Password})
 		if err != nil {
 			return abort(err)
@@ -103,16 +129,11 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 			return abort(errorf("storing the login for %s in secret %q: %s", p.Key, names[i], describeAWSError(err)))
 		}
 		stored = append(stored, names[i])
-		key := p.Registry
-		for _, k := range registries.keys {
-			if norm, err := credhelper.NormalizeRegistry(k); err == nil && norm == p.Registry {
-				key = k
-			}
-		}
-		// The entry is replaced whole: the secret was written with this
-		// run's identity, so an old profile, role or key names must go.
+		// The registry is not mapped (else it would be served already), so
+		// its entry is new: it names only the secret, written with this
+		// run's identity.
 		entry, _ := json.Marshal(map[string]string{"secret": arn})
-		registries.set(key, entry)
+		registries.set(p.Registry, entry)
 	}
 	if err := helperObj.setChild("registries", registries); err != nil {
 		return abort(err)
@@ -127,7 +148,13 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 	if err := writeAtomic(verifyPath, data, 0o600); err != nil {
 		return abort(err)
 	}
-	if err := verifyResolution(ctx, verifyPath, plain, getenv); err != nil {
+	withNewFile := func(k string) string {
+		if k == credhelper.EnvConfig {
+			return verifyPath
+		}
+		return getenv(k)
+	}
+	if err := verifyResolution(ctx, plain, withNewFile); err != nil {
 		return abort(err)
 	}
 	if helper.Exists {
@@ -139,6 +166,10 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 		return abort(errorf("writing %s: %w", helperPath, err))
 	}
 	for i, p := range plain {
+		if p.Route != "" {
+			fmt.Fprintf(stdout, "%s: already served by %s; get resolves it\n", p.Key, p.Route)
+			continue
+		}
 		fmt.Fprintf(stdout, "%s: stored in secret %q and mapped in %s; get resolves it\n", p.Key, names[i], helperPath)
 	}
 	return plain, dropAuth(next, plain)
@@ -173,17 +204,11 @@ func putSecret(ctx context.Context, c secretWriter, name, registry, value string
 	return arn, nil
 }
 
-// verifyResolution runs the helper's own get for every migrated registry
-// with the new helper config file and compares the answer with the
-// plaintext login, in memory.
-func verifyResolution(ctx context.Context, helperFile string, plain []plainAuth, getenv func(string) string) error {
-	env := func(k string) string {
-		if k == credhelper.EnvConfig {
-			return helperFile
-		}
-		return getenv(k)
-	}
-	cfg := credhelper.LoadConfig(env)
+// verifyResolution runs the helper's own get for every registry with the
+// configuration getenv leads to, and compares the answer with the
+// plaintext login (in memory) for registries whose login was stored.
+func verifyResolution(ctx context.Context, plain []plainAuth, getenv func(string) string) error {
+	cfg := credhelper.LoadConfig(getenv)
 	if cfg.Err != nil {
 		return errorf("the new helper configuration does not load: %v", cfg.Err)
 	}
@@ -197,7 +222,7 @@ func verifyResolution(ctx context.Context, helperFile string, plain []plainAuth,
 			return errorf("get would not resolve %s after the migration", p.Key)
 		case err != nil:
 			return errorf("get would fail for %s after the migration: %v", p.Key, err)
-		case c.Username != p.Username || c.Secret != p.Password:
+		case p.Route == "" && (c.Username != p.Username || c.Secret != p.Password):
 			return errorf("get resolves %s to other credentials than its plaintext login (does %s map it to another secret?)", p.Key, credhelper.EnvRegistries)
 		}
 	}

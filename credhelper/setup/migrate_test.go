@@ -72,12 +72,15 @@ func TestMigrate(t *testing.T) {
 	moto := motoServer(t)
 	dc := isolate(t, moto)
 	pwHub, pwGHCR, pwLocal := randomSecret(t), randomSecret(t), randomSecret(t)
+	pwECR, pwKeep := randomSecret(t), randomSecret(t) // an expired ECR token; a login shadowed by a mapping
 	path := filepath.Join(dc, "config.json")
 	input := `{
 	"auths": {
 		"https://index.docker.io/v1/": {"auth": "` + basicAuth("hubuser", pwHub) + `", "email": "me@example.com"},
 		"ghcr.io": {"auth": "` + basicAuth("octocat", pwGHCR) + `"},
 		"127.0.0.1:5000": {"auth": "` + basicAuth("local", pwLocal) + `"},
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com": {"auth": "` + basicAuth("AWS", pwECR) + `"},
+		"keep.example.com": {"auth": "` + basicAuth("kim", pwKeep) + `"},
 		"quay.io": {}
 	},
 	"psFormat": "table {{.ID}}",
@@ -86,20 +89,21 @@ func TestMigrate(t *testing.T) {
 `
 	writeFile(t, path, input, 0o600)
 	helperFile := filepath.Join(dc, credhelper.ConfigFileName)
-	createSecret(t, moto, "keep/me", userPass("kim", randomSecret(t)))
-	writeFile(t, helperFile, `{"ecrPublic":false,"registries":{"keep.example.com":{"secret":"keep/me"},"ghcr.io":{"secret":"old/ghcr","usernameKey":"login","profile":"other"}}}`, 0o640)
+	createSecret(t, moto, "keep/me", userPass("kim", "pw-kept-in-secrets-manager"))
+	writeFile(t, helperFile, `{"ecrPublic":false,"registries":{"keep.example.com":{"secret":"keep/me"}}}`, 0o640)
+	t.Setenv(credhelper.EnvRegistries, "")
 
 	stdout, stderr, code := runConfigure(t, os.Getenv, "--migrate", "--prefix", "ci/docker/")
 	if code != 0 {
 		t.Fatalf("migrate: exit %d\n%s%s", code, stdout, stderr)
 	}
 	all := stdout + stderr
-	for _, pw := range []string{pwHub, pwGHCR, pwLocal} {
+	for _, pw := range []string{pwHub, pwGHCR, pwLocal, pwECR, pwKeep} {
 		if strings.Contains(all, pw) {
 			t.Errorf("configure printed a password:\n%s", all)
 		}
 	}
-	grepDir(t, filepath.Dir(dc), pwHub, pwGHCR, pwLocal)
+	grepDir(t, filepath.Dir(dc), pwHub, pwGHCR, pwLocal, pwECR, pwKeep)
 
 	// config.json: routed to the helper, no password, everything else kept.
 	var got map[string]json.RawMessage
@@ -114,8 +118,17 @@ func TestMigrate(t *testing.T) {
 	if err := json.Unmarshal(got["auths"], &auths); err != nil {
 		t.Fatal(err)
 	}
-	if len(auths) != 4 || auths["https://index.docker.io/v1/"]["email"] != "me@example.com" || auths["ghcr.io"]["auth"] != "" {
+	if len(auths) != 6 || auths["https://index.docker.io/v1/"]["email"] != "me@example.com" {
 		t.Errorf("auths after migrate: %v", auths)
+	}
+	for key, a := range auths {
+		if a["auth"] != "" {
+			t.Errorf("auths[%q] still has its auth", key)
+		}
+	}
+	if !strings.Contains(stdout, "keep.example.com: already served by secretsmanager:keep/me; get resolves it") ||
+		!strings.Contains(stdout, "123456789012.dkr.ecr.us-east-1.amazonaws.com: already served by ecr:") {
+		t.Errorf("stdout does not report the registries already served:\n%s", stdout)
 	}
 
 	// The helper's config file keeps its other fields and entries; the
@@ -128,7 +141,7 @@ func TestMigrate(t *testing.T) {
 	if err := json.Unmarshal(hdata, &hc); err != nil {
 		t.Fatal(err)
 	}
-	if hc.ECRPublic == nil || *hc.ECRPublic || hc.Registries["keep.example.com"]["secret"] != "keep/me" ||
+	if hc.ECRPublic == nil || *hc.ECRPublic || hc.Registries["keep.example.com"]["secret"] != "keep/me" || len(hc.Registries) != 4 ||
 		len(hc.Registries["ghcr.io"]) != 1 || !strings.Contains(hc.Registries["ghcr.io"]["secret"], ":secret:ci/docker/ghcr.io-") {
 		t.Errorf("helper config after migrate:\n%s", hdata)
 	}
@@ -158,6 +171,8 @@ func TestMigrate(t *testing.T) {
 		"https://index.docker.io/v1/": {"hubuser", pwHub},
 		"ghcr.io":                     {"octocat", pwGHCR},
 		"127.0.0.1:5000":              {"local", pwLocal},
+		"keep.example.com":            {"kim", "pw-kept-in-secrets-manager"},
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com": {"AWS", "123456789012-auth-token"},
 	} {
 		u, p, code := helperGet(t, url)
 		if code != 0 || u != want[0] || p != want[1] {
@@ -171,17 +186,22 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("backup: %v\n%s", err, backup)
 	}
 
-	// A new `docker login` for ghcr.io, migrated again, updates the tagged secret.
+	// Another machine (a fresh Docker config) with a newer plaintext login
+	// for ghcr.io updates the secret this helper tagged for ghcr.io.
+	dc2 := filepath.Join(t.TempDir(), ".docker")
+	if err := os.MkdirAll(dc2, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dc2)
 	pwNew := randomSecret(t)
-	cur, _ := os.ReadFile(path)
-	cur = bytes.Replace(cur, []byte(`"ghcr.io": {}`), []byte(`"ghcr.io": {"auth": "`+basicAuth("octocat", pwNew)+`"}`), 1)
-	writeFile(t, path, string(cur), 0o600)
+	writeFile(t, filepath.Join(dc2, "config.json"), `{"auths":{"ghcr.io":{"auth":"`+basicAuth("octocat", pwNew)+`"}}}`, 0o600)
 	if stdout, stderr, code := runConfigure(t, os.Getenv, "--migrate", "--prefix", "ci/docker/"); code != 0 {
-		t.Fatalf("second migrate: exit %d\n%s%s", code, stdout, stderr)
+		t.Fatalf("second machine: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if _, p, code := helperGet(t, "ghcr.io"); code != 0 || p != pwNew {
-		t.Errorf("after the second migrate get ghcr.io: exit %d, new password: %v", code, p == pwNew)
+		t.Errorf("second machine: get ghcr.io: exit %d, new password: %v", code, p == pwNew)
 	}
+	grepDir(t, dc2, pwNew)
 	grepDir(t, filepath.Dir(dc), pwHub, pwGHCR, pwLocal, pwNew)
 }
 
@@ -204,12 +224,11 @@ func TestMigrateFailureLeavesConfig(t *testing.T) {
 			wantErr: `a secret named "mig/b.example.com" exists and is not tagged`,
 		},
 		{
-			name: "get would resolve something else",
+			name: "a registry already mapped does not resolve",
 			prepare: func(t *testing.T) {
-				createSecret(t, moto, "other/b", userPass("bob", "a-different-password"))
-				t.Setenv(credhelper.EnvRegistries, "b.example.com=other/b")
+				t.Setenv(credhelper.EnvRegistries, "b.example.com=missing/secret")
 			},
-			wantErr: "get resolves b.example.com to other credentials",
+			wantErr: "get would fail for b.example.com",
 		},
 		{
 			name: "Secrets Manager unreachable",
@@ -369,4 +388,27 @@ func TestMigrateCredHelpers(t *testing.T) {
 		t.Errorf("get ghcr.io: exit %d user %q", code, u)
 	}
 	grepDir(t, filepath.Dir(dc), pw)
+}
+
+// TestMigrateOnlyServed checks a config.json whose only plaintext login is
+// an ECR token the helper serves anyway: the login is removed, no secret
+// or helper config file is written.
+func TestMigrateOnlyServed(t *testing.T) {
+	moto := motoServer(t)
+	dc := isolate(t, moto)
+	token := randomSecret(t)
+	path := filepath.Join(dc, "config.json")
+	writeFile(t, path, `{"auths":{"123456789012.dkr.ecr.eu-west-1.amazonaws.com":{"auth":"`+basicAuth("AWS", token)+`"}}}`, 0o600)
+	stdout, stderr, code := runConfigure(t, os.Getenv, "--migrate")
+	if code != 0 || !strings.Contains(stdout, "already served by ecr:123456789012.dkr.ecr.eu-west-1.amazonaws.com; get resolves it") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dc, credhelper.ConfigFileName)); err == nil {
+		t.Error("a helper config file was written")
+	}
+	out, err := smClient(moto).ListSecrets(context.Background(), &secretsmanager.ListSecretsInput{})
+	if err != nil || len(out.SecretList) != 0 {
+		t.Errorf("secrets were created: %v %v", out, err)
+	}
+	grepDir(t, dc, token)
 }
