@@ -144,6 +144,9 @@ func (d *doctor) run(ctx context.Context, args []string) Report {
 	registries, argRows := d.registries(cfg, args)
 	dc, dcErr := readDockerConfig(DockerConfigPath(d.getenv))
 	rows = append(rows, dockerRows(dc, dcErr, registries)...)
+	if v := d.getenv("DOCKER_AUTH_CONFIG"); v != "" {
+		rows = append(rows, authConfigRow(v))
+	}
 	rows = append(rows, agentRow(d.getenv))
 	rows = append(rows, argRows...)
 
@@ -349,6 +352,29 @@ func dockerRows(dc *dockerConfig, err error, registries []string) []Row {
 			Fix:    credhelper.Name + " configure --migrate (moves them to Secrets Manager)"})
 	}
 	return rows
+}
+
+// authConfigRow checks DOCKER_AUTH_CONFIG, which the Docker CLI (28.3 and
+// later) reads before any credential helper.
+func authConfigRow(v string) Row {
+	row := Row{Check: checkPlaintext, Subject: "DOCKER_AUTH_CONFIG", Status: StatusWarn}
+	obj, err := parseObject([]byte(v))
+	if err != nil {
+		row.Detail = "not valid JSON (" + jsonReason(err) + "): the Docker CLI fails on it"
+		row.Status, row.Fix = StatusFail, "unset DOCKER_AUTH_CONFIG or fix it"
+		return row
+	}
+	var names []string
+	for _, p := range (&dockerConfig{obj: obj}).plaintext() {
+		names = append(names, p.Key)
+	}
+	if len(names) == 0 {
+		row.Status, row.Detail = StatusInfo, "set, with no logins"
+		return row
+	}
+	row.Detail = "logins for " + strings.Join(names, ", ") + ": Docker uses them before this helper"
+	row.Fix = "unset DOCKER_AUTH_CONFIG (map those registries to secrets instead)"
+	return row
 }
 
 func pathOf(err error) string {

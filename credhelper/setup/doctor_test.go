@@ -272,6 +272,31 @@ func TestDoctor(t *testing.T) {
 			},
 		},
 		{
+			name: "DOCKER_AUTH_CONFIG with a login",
+			prepare: func(t *testing.T, dc string) setup {
+				createSecret(t, moto, "dac/reg", userPass("dan", randomSecret(t)))
+				return setup{
+					env: map[string]string{"DOCKER_CREDENTIAL_SECRETSMANAGER_REGISTRIES": "ghcr.io=dac/reg",
+						"DOCKER_AUTH_CONFIG": `{"auths":{"ghcr.io":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("dan:plaintext-pw-123")) + `"}}}`},
+					dockerJSON: `{"credsStore":"secretsmanager"}`,
+				}
+			},
+			wantCode: 0,
+			want: []want{
+				{check: checkPlaintext, subject: "DOCKER_AUTH_CONFIG", status: StatusWarn, detail: "logins for ghcr.io: Docker uses them before this helper", fix: "unset DOCKER_AUTH_CONFIG"},
+			},
+		},
+		{
+			name: "DOCKER_AUTH_CONFIG not JSON",
+			prepare: func(t *testing.T, dc string) setup {
+				return setup{env: map[string]string{"DOCKER_AUTH_CONFIG": `{"auths":`}, dockerJSON: `{"credsStore":"secretsmanager"}`}
+			},
+			wantCode: 1,
+			want: []want{
+				{check: checkPlaintext, subject: "DOCKER_AUTH_CONFIG", status: StatusFail, detail: "not valid JSON"},
+			},
+		},
+		{
 			name: "unmanaged argument and a wildcard",
 			prepare: func(t *testing.T, dc string) setup {
 				return setup{
