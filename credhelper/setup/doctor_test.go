@@ -475,7 +475,14 @@ func TestDoctorAgent(t *testing.T) {
 	if out, err := get.Output(); err != nil || !strings.Contains(string(out), pw) {
 		t.Fatalf("get through the agent failed: %v", err)
 	}
-	if r := row(); !strings.Contains(r.Detail, "holds ghcr.io (cached)") {
+	// The get's result reaches the agent asynchronously: poll.
+	for range 100 {
+		if r = row(); strings.Contains(r.Detail, "holds ghcr.io (cached)") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(r.Detail, "holds ghcr.io (cached)") {
 		t.Errorf("after a get: %+v", r)
 	}
 }
