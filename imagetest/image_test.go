@@ -66,7 +66,7 @@ func TestCodeBuildImage(t *testing.T) {
 		}
 	}
 
-	src := copySource(t, repo)
+	src, original := copySource(t, repo)
 	binDir := t.TempDir()
 	goBuild(t, repo, filepath.Join(binDir, "docker-credential-secretsmanager"), "./cmd/docker-credential-secretsmanager")
 	runner := filepath.Join(t.TempDir(), "buildspec-run")
@@ -227,10 +227,45 @@ func TestCodeBuildImage(t *testing.T) {
 		}
 	})
 
+	// A privileged build starts its own dockerd with start-dockerd: here the
+	// image is overlaid on a base carrying this machine's dockerd, and the
+	// container gets the two capabilities dockerd needs (this machine cannot
+	// run --privileged containers). Concurrent and repeated calls must end
+	// with one daemon.
+	t.Run("start-dockerd starts one dockerd for concurrent callers", func(t *testing.T) {
+		dockerdBase := "imagetest-dockerd-base:" + e.id
+		withDockerd := "imagetest-codebuild-dockerd:" + e.id
+		e.importImage(dockerdBase, e.dockerdImageTar(),
+			"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+		e.mustDocker("build", "--build-arg", "VERSION="+tag, "--build-arg", "GO_IMAGE="+goImage,
+			"--build-arg", "BASE_IMAGE="+dockerdBase, "-t", withDockerd, src)
+		container := "imagetest-dockerd-" + e.id
+		e.containers = append(e.containers, container)
+		out, err := e.docker("run", "--name", container, "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
+			"-e", "DOCKERD_ARGS=--iptables=false --ip6tables=false --bridge=none --storage-driver=vfs",
+			withDockerd, "bash", "-c",
+			`set -e
+			timeout 60 start-dockerd & a=$!
+			timeout 60 start-dockerd & b=$!
+			wait $a; wait $b; start-dockerd
+			docker info --format 'server={{.ServerVersion}}'
+			echo "dockerds=$(grep -lx dockerd /proc/[0-9]*/comm | wc -l)"`)
+		if err != nil {
+			t.Fatalf("start-dockerd: %v\n%s", err, tail(out, 30))
+		}
+		t.Logf("output:\n%s", out)
+		if !strings.Contains(out, "start-dockerd: dockerd is running") || !strings.Contains(out, "server=") {
+			t.Errorf("dockerd was not started:\n%s", out)
+		}
+		if !strings.Contains(out, "dockerds=1\n") {
+			t.Errorf("want exactly one dockerd:\n%s", out)
+		}
+	})
+
 	if n := creds.Requests(); n == 0 {
 		t.Error("the helper in the container never asked the container-credentials endpoint")
 	}
-	e.scanForSecrets(src)
+	e.scanForSecrets(src, original)
 }
 
 // env is one run's temp dirs, secrets, processes and images.
@@ -442,6 +477,16 @@ func (e *env) baseImageTar() io.Reader {
 			return err
 		}
 		return r.host("/usr/local/lib/docker/cli-plugins/docker-buildx", true)
+	})
+}
+
+// dockerdImageTar is a CodeBuild-like base with this machine's Docker
+// Engine (dockerd, containerd, runc) for start-dockerd to start.
+func (e *env) dockerdImageTar() io.Reader {
+	return e.tarStream(func(r *rootfs) error {
+		return r.base("bash", "env", "cat", "mkdir", "rm", "ls", "sed", "grep", "awk", "flock", "xargs", "sleep",
+			"tail", "wc", "nohup", "timeout", "docker", "dockerd", "containerd", "containerd-shim-runc-v2", "runc",
+			"docker-init", "docker-proxy")
 	})
 }
 
