@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,19 @@ func TestCodeBuildImage(t *testing.T) {
 	t.Logf("image built in %v", time.Since(start).Round(time.Second))
 	if out := e.mustDocker("run", "--rm", image, "docker-credential-secretsmanager", "version"); !strings.Contains(out, tag) {
 		t.Errorf("the image's helper says %q, want version %s", out, tag)
+	}
+
+	// Overlay mode adds three files in three layers and changes nothing else
+	// of the base: not its entrypoint, command, environment, user or workdir.
+	const cfg = "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.Env}} {{.Config.User}} {{.Config.WorkingDir}}"
+	if b, i := e.mustDocker("image", "inspect", "--format", cfg, baseImage), e.mustDocker("image", "inspect", "--format", cfg, image); b != i {
+		t.Errorf("overlay changed the base's configuration:\nbase  %s\nimage %s", b, i)
+	}
+	const layers = "{{range .RootFS.Layers}}{{.}} {{end}}"
+	baseLayers := strings.Fields(e.mustDocker("image", "inspect", "--format", layers, baseImage))
+	imageLayers := strings.Fields(e.mustDocker("image", "inspect", "--format", layers, image))
+	if len(imageLayers) != len(baseLayers)+3 || !slices.Equal(imageLayers[:len(baseLayers)], baseLayers) {
+		t.Errorf("overlay layers: base %d, image %d; want the base's and 3 more", len(baseLayers), len(imageLayers))
 	}
 
 	// Without privileges and without a mounted socket, the dockerd starter
