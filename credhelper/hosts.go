@@ -121,7 +121,7 @@ func parsePattern(s string) (pattern, error) {
 		return pattern{raw: "*." + norm, wildcard: true, suffix: "." + norm}, nil
 	}
 	if strings.Contains(s, "*") {
-		return pattern{}, fmt.Errorf("registry %q: a wildcard is only allowed as a leading *.", s)
+		return pattern{}, fmt.Errorf("registry %q: a wildcard is only allowed as a leading *. label", s)
 	}
 	norm, err := NormalizeRegistry(s)
 	if err != nil {
