@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -247,9 +246,11 @@ type rawErrorBody struct{}
 const maxErrorBody = 64 << 10
 
 var (
-	xmlCode    = regexp.MustCompile(`<Code>([^<]*)</Code>`)
-	xmlMessage = regexp.MustCompile(`<Message>([^<]*)</Message>`)
-	htmlTitle  = regexp.MustCompile(`(?is)<title>(.*?)</title>`)
+	// Compiled on first use: every invocation pays for package-level
+	// regexps at start, and these serve only failures.
+	xmlCode    = lazyRegexp(`<Code>([^<]*)</Code>`)
+	xmlMessage = lazyRegexp(`<Message>([^<]*)</Message>`)
+	htmlTitle  = lazyRegexp(`(?is)<title>(.*?)</title>`)
 )
 
 func (rawErrorBody) BeforeDeserialization(ctx context.Context, in *smithyhttp.InterceptorContext) error {
@@ -269,15 +270,15 @@ func (rawErrorBody) BeforeDeserialization(ctx context.Context, in *smithyhttp.In
 	}
 	e := &rawHTTPError{Status: resp.StatusCode}
 	switch {
-	case bytes.HasPrefix(trimmed, []byte("<")) && xmlCode.Match(trimmed):
-		if m := xmlCode.FindSubmatch(trimmed); m != nil {
+	case bytes.HasPrefix(trimmed, []byte("<")) && xmlCode().Match(trimmed):
+		if m := xmlCode().FindSubmatch(trimmed); m != nil {
 			e.Code = xmlText(m[1])
 		}
-		if m := xmlMessage.FindSubmatch(trimmed); m != nil {
+		if m := xmlMessage().FindSubmatch(trimmed); m != nil {
 			e.Message = xmlText(m[1])
 		}
-	case htmlTitle.Match(trimmed):
-		e.Message = strings.TrimSpace(string(htmlTitle.FindSubmatch(trimmed)[1]))
+	case htmlTitle().Match(trimmed):
+		e.Message = strings.TrimSpace(string(htmlTitle().FindSubmatch(trimmed)[1]))
 	default:
 		e.Message = string(trimmed)
 	}

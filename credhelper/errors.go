@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 
 	"github.com/aws/smithy-go"
@@ -148,20 +147,20 @@ func oneLine(s string) string {
 }
 
 var (
-	callerInMessage   = regexp.MustCompile(`(?:User|user): (arn:[^\s]+)`)
-	resourceInMessage = regexp.MustCompile(`on resource: ?(arn:[^\s]+|[^\s]+)`)
+	callerInMessage   = lazyRegexp(`(?:User|user): (arn:[^\s]+)`)
+	resourceInMessage = lazyRegexp(`on resource: ?(arn:[^\s]+|[^\s]+)`)
 )
 
 // callerOf finds the principal AWS named in an access-denied message.
 func callerOf(msg string) string {
-	if m := callerInMessage.FindStringSubmatch(msg); m != nil {
+	if m := callerInMessage().FindStringSubmatch(msg); m != nil {
 		return strings.TrimRight(m[1], ".,;")
 	}
 	return "the caller (aws sts get-caller-identity shows it)"
 }
 
 func resourceOf(msg, fallback string) string {
-	if m := resourceInMessage.FindStringSubmatch(msg); m != nil {
+	if m := resourceInMessage().FindStringSubmatch(msg); m != nil {
 		return strings.TrimRight(m[1], ".,;")
 	}
 	return fallback

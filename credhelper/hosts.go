@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // DockerHub is the canonical registry name for Docker Hub. Every spelling a
@@ -23,9 +24,50 @@ var dockerHubAliases = map[string]bool{
 	"registry.hub.docker.com": true,
 }
 
-// validHost matches a registry host with an optional port, or a bracketed
-// IPv6 address with an optional port.
-var validHost = regexp.MustCompile(`^(?:[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$`)
+// validHost reports whether s (lower case) is a registry host with an
+// optional port, or a bracketed IPv6 address with an optional port. It is
+// hand-written rather than a regexp because every get runs it and a
+// package-level regexp is compiled at every process start.
+func validHost(s string) bool {
+	host, port := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 2 {
+			return false
+		}
+		for _, r := range s[1:end] {
+			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r == ':' || r == '.') {
+				return false
+			}
+		}
+		host, port = "", s[end+1:]
+	} else if i := strings.IndexByte(s, ':'); i >= 0 {
+		host, port = s[:i], s[i:]
+	}
+	if port != "" {
+		digits := strings.TrimPrefix(port, ":")
+		if len(digits) == len(port) || digits == "" || len(digits) > 5 {
+			return false
+		}
+		for _, r := range digits {
+			if r < '0' || r > '9' {
+				return false
+			}
+		}
+	}
+	if host == "" {
+		return strings.HasPrefix(s, "[")
+	}
+	for i, r := range host {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+		case (r == '.' || r == '-') && i > 0 && i < len(host)-1:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // NormalizeRegistry turns whatever a client passes as a server URL into the
 // registry name the configuration is keyed by: lower case, no scheme, no
@@ -46,7 +88,7 @@ func NormalizeRegistry(serverURL string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("server URL %q names no registry host", serverURL)
 	}
-	if !validHost.MatchString(s) {
+	if !validHost(s) {
 		return "", fmt.Errorf("server URL %q is not a registry host (want host, host:port or a URL)", serverURL)
 	}
 	host := s
@@ -73,7 +115,7 @@ type ECRRegistry struct {
 
 // ecrHost matches every partition's private ECR host, including the FIPS
 // (dkr.ecr-fips) and dual-stack (dkr-ecr) forms.
-var ecrHost = regexp.MustCompile(`^([0-9]{12})\.dkr([.-])ecr(-fips)?\.([a-z0-9][a-z0-9-]*)\.` +
+var ecrHost = lazyRegexp(`^([0-9]{12})\.dkr([.-])ecr(-fips)?\.([a-z0-9][a-z0-9-]*)\.` +
 	`(amazonaws\.com|amazonaws\.com\.cn|amazonaws\.eu|on\.aws|on\.amazonwebservices\.com\.cn|` +
 	`sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$`)
 
@@ -81,7 +123,10 @@ var ecrHost = regexp.MustCompile(`^([0-9]{12})\.dkr([.-])ecr(-fips)?\.([a-z0-9][
 // is ignored) is a private ECR registry and, if so, its account and region.
 func ParseECRHost(host string) (ECRRegistry, bool) {
 	h, _, _ := strings.Cut(host, ":")
-	m := ecrHost.FindStringSubmatch(h)
+	if !strings.Contains(h, ".dkr") {
+		return ECRRegistry{}, false // the common case, without the regexp
+	}
+	m := ecrHost().FindStringSubmatch(h)
 	if m == nil {
 		return ECRRegistry{}, false
 	}
@@ -142,4 +187,9 @@ func (p pattern) matches(registry string) bool {
 	}
 	// The port must belong to the suffix, not to the label before it.
 	return !strings.Contains(registry[:len(registry)-len(p.suffix)], ":")
+}
+
+// lazyRegexp compiles a regexp on first use instead of at process start.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }
