@@ -3,6 +3,7 @@ package imagetest
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,6 +134,33 @@ func TestCodeBuildImage(t *testing.T) {
 	if len(imageLayers) != len(baseLayers)+3 || !slices.Equal(imageLayers[:len(baseLayers)], baseLayers) {
 		t.Errorf("overlay layers: base %d, image %d; want the base's and 3 more", len(baseLayers), len(imageLayers))
 	}
+
+	// The other architecture: the Go stage runs on the build platform and
+	// cross-compiles, the overlay only copies, so no emulation is needed
+	// (this machine has none). FROM scratch stands in for an arm64 base.
+	t.Run("overlay for the other architecture cross-compiles without emulation", func(t *testing.T) {
+		other := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
+		out := filepath.Join(t.TempDir(), "rootfs")
+		e.mustDocker("build", "--platform", "linux/"+other, "--build-arg", "VERSION="+tag, "--build-arg", "GO_IMAGE="+goImage,
+			"--build-arg", "BASE_IMAGE=scratch", "-o", "type=local,dest="+out, src)
+		f, err := elf.Open(filepath.Join(out, "usr/local/bin/docker-credential-secretsmanager"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		want := map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}[other]
+		if f.Machine != want {
+			t.Errorf("helper built for %v, want %v", f.Machine, want)
+		}
+		if f.Section(".interp") != nil {
+			t.Error("helper is dynamically linked, want static")
+		}
+		for _, p := range []string{"root/.docker/config.json", "usr/local/bin/start-dockerd"} {
+			if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 
 	// Without privileges and without a mounted socket, the dockerd starter
 	// refuses and says what to change.
