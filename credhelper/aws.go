@@ -132,6 +132,24 @@ func (a *AWSClients) load(ctx context.Context, id Identity) (aws.Config, error) 
 	return cfg, nil
 }
 
+// Config returns the SDK configuration loaded for id, the one the
+// helper's own clients use: same credential chain (bounded, assuming
+// id.RoleARN), retries, endpoint settings and error-body interceptor, so
+// that other commands' AWS calls behave and fail like get's.
+func (a *AWSClients) Config(ctx context.Context, id Identity) (aws.Config, error) {
+	return a.config(ctx, id)
+}
+
+// DescribeAWSError classifies an error of a client built from Config the
+// way the helper classifies its own: the AWS error code (from JSON, XML
+// or HTML answers alike, or one of the helper's codes such as
+// NoCredentials, Timeout or NetworkError), the HTTP status (0 without an
+// answer) and AWS's message on one line.
+func DescribeAWSError(err error) (code string, status int, message string) {
+	f := classify(err)
+	return f.Code, f.Status, f.Message
+}
+
 // SecretsManager returns a Secrets Manager client and the region it calls.
 func (a *AWSClients) SecretsManager(ctx context.Context, id Identity) (SecretValueGetter, string, error) {
 	cfg, err := a.config(ctx, id)

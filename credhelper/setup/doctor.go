@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 )
@@ -138,7 +136,8 @@ type doctor struct {
 func (d *doctor) run(ctx context.Context, args []string) Report {
 	cfg := credhelper.LoadConfig(d.getenv)
 	rows := make([]Row, 0, 16)
-	rows = append(rows, d.identity(ctx, cfg))
+	base := credhelper.NewAWSClients(slog.New(slog.DiscardHandler))
+	rows = append(rows, d.identity(ctx, cfg, base))
 	rows = append(rows, d.configRow(cfg))
 
 	registries, argRows := d.registries(cfg, args)
@@ -150,7 +149,6 @@ func (d *doctor) run(ctx context.Context, args []string) Report {
 	rows = append(rows, agentRow(d.getenv))
 	rows = append(rows, argRows...)
 
-	base := credhelper.NewAWSClients(slog.New(slog.DiscardHandler))
 	var hubCred *credhelper.Credential
 	hubChecked := false
 	for _, reg := range registries {
@@ -210,13 +208,15 @@ func (d *doctor) registries(cfg *credhelper.Config, args []string) ([]string, []
 	return regs, rows
 }
 
-func (d *doctor) identity(ctx context.Context, cfg *credhelper.Config) Row {
+// identity asks STS who the default credentials are, with the
+// configuration get's clients load for a mapping without profile or role.
+func (d *doctor) identity(ctx context.Context, cfg *credhelper.Config, clients *credhelper.AWSClients) Row {
 	row := Row{Check: checkIdentity}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	awsCfg, err := config.LoadDefaultConfig(ctx)
+	awsCfg, err := clients.Config(ctx, credhelper.Identity{})
 	if err != nil {
-		row.Status, row.Detail = StatusFail, "cannot load the AWS configuration: "+oneLine(err.Error())
+		row.Status, row.Detail = StatusFail, oneLine(err.Error())
 		row.Fix = "fix AWS_PROFILE, AWS_CONFIG_FILE or ~/.aws/config"
 		return row
 	}
@@ -224,45 +224,21 @@ func (d *doctor) identity(ctx context.Context, cfg *credhelper.Config) Row {
 	if region == "" {
 		region = "none"
 	}
-	out, err := getCallerIdentity(ctx, awsCfg)
+	arn, account, err := callerIdentity(ctx, stsClient(awsCfg))
 	if err != nil {
 		row.Status = StatusFail
 		row.Detail = "sts:GetCallerIdentity failed: " + describeAWSError(err)
 		row.Fix = awsFix(err)
 		return row
 	}
-	row.Subject = out.Arn
+	row.Subject = arn
 	row.Status = StatusOK
-	row.Detail = fmt.Sprintf("account %s, region %s", out.Account, region)
+	row.Detail = fmt.Sprintf("account %s, region %s", account, region)
 	if awsCfg.Region == "" {
 		row.Status = StatusWarn
 		row.Fix = "set AWS_REGION, or map secrets by ARN or with a region"
 	}
 	return row
-}
-
-func describeAWSError(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return oneLine(apiErr.ErrorCode() + ": " + apiErr.ErrorMessage())
-	}
-	return oneLine(err.Error())
-}
-
-func awsFix(err error) string {
-	var apiErr smithy.APIError
-	var noCreds *noCredentialsError
-	switch {
-	case errors.As(err, &noCreds):
-		return "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a CodeBuild service role"
-	case errors.As(err, &apiErr) && (apiErr.ErrorCode() == "InvalidClientTokenId" || apiErr.ErrorCode() == "UnrecognizedClientException"):
-		return "the AWS access key is not valid: check AWS_ACCESS_KEY_ID / the profile's credentials"
-	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "SignatureDoesNotMatch":
-		return "the AWS secret access key does not match the access key"
-	case errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "Expired"):
-		return "the AWS session credentials expired: refresh them"
-	}
-	return "check the network and AWS_ENDPOINT_URL_STS if you set it"
 }
 
 func (d *doctor) configRow(cfg *credhelper.Config) Row {

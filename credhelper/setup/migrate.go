@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 )
@@ -91,18 +93,14 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 		return nil, err
 	}
 
-	var loadOpts []func(*config.LoadOptions) error
-	if opts.region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(opts.region))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	awsCfg, err := credhelper.NewAWSClients(slog.New(slog.DiscardHandler)).Config(ctx, credhelper.Identity{Region: opts.region})
 	if err != nil {
-		return nil, errorf("loading the AWS configuration: %w (nothing was changed)", err)
+		return nil, errorf("%w (nothing was changed)", err)
 	}
 	if awsCfg.Region == "" {
 		return nil, errors.New("no AWS region: pass --region or set AWS_REGION (nothing was changed)")
 	}
-	client := newSecretsAPI(ctx, awsCfg)
+	client := secretsmanager.NewFromConfig(awsCfg)
 
 	registries, err := helperObj.child("registries")
 	if err != nil {
@@ -178,27 +176,32 @@ func migrate(ctx context.Context, opts configureOptions, dc *dockerConfig, next 
 // putSecret creates the secret, or updates it when it exists and carries
 // this helper's tag for the same registry; it returns the secret's ARN.
 func putSecret(ctx context.Context, c secretWriter, name, registry, value string) (string, error) {
-	arn, err := c.CreateSecret(ctx, name, "Docker registry login for "+registry+" (docker-credential-secretsmanager)",
-		value, Tag{Key: RegistryTag, Value: registry})
+	created, err := c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(name),
+		Description:  aws.String("Docker registry login for " + registry + " (docker-credential-secretsmanager)"),
+		SecretString: aws.String(value),
+		Tags:         []types.Tag{{Key: aws.String(RegistryTag), Value: aws.String(registry)}},
+	})
 	if err == nil {
-		return arn, nil
+		return aws.ToString(created.ARN), nil
 	}
-	var apiErr *apiError
-	if !errors.As(err, &apiErr) || apiErr.Code != "ResourceExistsException" {
+	var exists *types.ResourceExistsException
+	if !errors.As(err, &exists) {
 		return "", err
 	}
-	arn, tags, err := c.DescribeTags(ctx, name)
+	described, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	if err != nil {
 		return "", err
 	}
 	tagged := false
-	for _, t := range tags {
-		tagged = tagged || (t.Key == RegistryTag && t.Value == registry)
+	for _, t := range described.Tags {
+		tagged = tagged || (aws.ToString(t.Key) == RegistryTag && aws.ToString(t.Value) == registry)
 	}
 	if !tagged {
 		return "", errorf("a secret named %q exists and is not tagged %s=%s: choose another --prefix, or tag it to let configure update it", name, RegistryTag, registry)
 	}
-	if err := c.PutSecretValue(ctx, arn, value); err != nil {
+	arn := aws.ToString(described.ARN)
+	if _, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(value)}); err != nil {
 		return "", err
 	}
 	return arn, nil

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -334,31 +333,6 @@ func TestMigrateRejectedKey(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dc, credhelper.ConfigFileName)); err == nil {
 		t.Error("the helper's config file was written")
-	}
-}
-
-func TestErrorFrom(t *testing.T) {
-	tests := []struct {
-		name, body, header string
-		status             int
-		code, msg          string
-	}{
-		{"json", `{"__type":"com.amazonaws.secretsmanager#ResourceExistsException","message":"exists"}`, "", 400, "ResourceExistsException", "exists"},
-		{"json Message", `{"__type":"AccessDeniedException","Message":"no"}`, "", 400, "AccessDeniedException", "no"},
-		{"aws xml", `<ErrorResponse><Error><Code>ExpiredToken</Code><Message>expired</Message></Error></ErrorResponse>`, "", 403, "ExpiredToken", "expired"},
-		{"moto xml", `<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>denied</Message></Error></Errors></ErrorResponse>`, "", 403, "AccessDenied", "denied"},
-		{"header only", `<html>proxy</html>`, "ThrottlingException:http://internal", 429, "ThrottlingException", "Too Many Requests"},
-		{"nothing", ``, "", 502, "HTTP502", "Bad Gateway"},
-	}
-	for _, tt := range tests {
-		h := http.Header{}
-		if tt.header != "" {
-			h.Set("X-Amzn-Errortype", tt.header)
-		}
-		e := errorFrom(tt.status, h, []byte(tt.body))
-		if e.Code != tt.code || e.Message != tt.msg || e.Status != tt.status {
-			t.Errorf("%s: got %+v, want %s %q", tt.name, e, tt.code, tt.msg)
-		}
 	}
 }
 

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
 )
@@ -104,13 +103,13 @@ func printPolicyCmd(ctx context.Context, stdout, stderr io.Writer, getenv func(s
 	if needsAccount {
 		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
-		if awsCfg, err := config.LoadDefaultConfig(ctx); err == nil {
+		if awsCfg, err := credhelper.NewAWSClients(slog.New(slog.DiscardHandler)).Config(ctx, credhelper.Identity{}); err == nil {
 			if awsCfg.Region != "" {
 				region = awsCfg.Region
 			}
-			out, err := getCallerIdentity(ctx, awsCfg)
+			_, acct, err := callerIdentity(ctx, stsClient(awsCfg))
 			if err == nil {
-				account = out.Account
+				account = acct
 			} else {
 				fmt.Fprintf(stderr, "%s configure: the account is not known (%s): secrets mapped by name use account *\n", credhelper.Name, describeAWSError(err))
 			}
