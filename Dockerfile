@@ -33,6 +33,7 @@ RUN go mod download
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/go-build \
 	GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w -X main.version=$VERSION" \
+	-gcflags 'github.com/aws/...=-l' \
 	-o /out/docker-credential-secretsmanager ./cmd/docker-credential-secretsmanager
 
 # --- unit tests, on the build platform (docker buildx build --target test .)

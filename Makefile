@@ -16,7 +16,8 @@ build: ## the stripped, version-stamped helper in bin/
 deps: ## install test dependencies (Debian packages, pinned Go tools)
 	scripts/deps.sh
 
-demo: deps build ## end to end locally: moto + a password-protected registry + docker pull with no login
+demo: build ## end to end locally: moto + a password-protected registry + docker pull with no login
+	scripts/deps.sh --no-buildx
 	scripts/demo.sh
 
 test: deps ## everything CI runs: lint, unit and AWS integration tests, end-to-end suite
