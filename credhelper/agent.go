@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -95,11 +94,11 @@ func checkAgentDir(dir string) error {
 		}
 		return &agentDirError{msg: err.Error()}
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	uid, ok := fileOwner(fi)
 	switch {
 	case !fi.IsDir():
 		return &agentDirError{fmt.Sprintf("agent directory %s is not a directory", dir)}
-	case !ok || int(st.Uid) != os.Getuid():
+	case !ok || uid != os.Getuid():
 		return &agentDirError{fmt.Sprintf("agent directory %s is not owned by uid %d", dir, os.Getuid())}
 	case fi.Mode().Perm() != 0o700:
 		return &agentDirError{fmt.Sprintf("agent directory %s has mode %04o, want 0700", dir, fi.Mode().Perm())}

@@ -1,16 +1,12 @@
 package credhelper
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -28,7 +24,7 @@ func runAgent(args []string, stdout, stderr io.Writer, getenv Env) int {
 		return 1
 	}
 	if !agentSupported {
-		fmt.Fprintf(stderr, "%s: the memory agent is only supported on Linux\n", Name)
+		fmt.Fprintf(stderr, "%s: the memory agent is not supported on this system; every get resolves directly\n", Name)
 		return 1
 	}
 	sub := ""
@@ -86,7 +82,7 @@ func serveAgent(s AgentSettings, stderr io.Writer, log *slog.Logger) int {
 		return 1
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(lock); err != nil {
 		fmt.Fprintf(stderr, "%s: agent: another agent is running (%s)\n", Name, s.socket())
 		return 0
 	}
@@ -98,9 +94,7 @@ func serveAgent(s AgentSettings, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintf(stderr, "%s: agent: removing a stale socket: %v\n", Name, err)
 		return 1
 	}
-	old := syscall.Umask(0o177)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	syscall.Umask(old)
+	l, err := listenPrivate(sock)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: agent: %v\n", Name, err)
 		return 1
@@ -112,9 +106,8 @@ func serveAgent(s AgentSettings, stderr io.Writer, log *slog.Logger) int {
 		return 1
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := agentSignalContext()
 	defer stop()
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 
 	a, err := NewAgent(log)
 	if err != nil {

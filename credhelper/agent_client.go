@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
@@ -177,7 +176,7 @@ func (c *agentClient) dial() (agentConn, error) {
 	}
 	conn, uid, err := dialAgentSocket(c.settings.socket(), agentAnswerTimeout)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		if errors.Is(err, os.ErrNotExist) || isConnRefused(err) {
 			return nil, errNoAgent
 		}
 		return nil, err
@@ -208,10 +207,10 @@ func (c *agentClient) start() {
 		return
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(lock); err != nil {
 		return // an agent holds it: running, starting or hung
 	}
-	_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	_ = unlock(lock)
 	exe, err := os.Executable()
 	if err != nil || !strings.HasPrefix(filepath.Base(exe), "docker-credential-") {
 		// Only the helper binary can be an agent (not a test binary
@@ -225,7 +224,7 @@ func (c *agentClient) start() {
 			cmd.Env = append(cmd.Env, name+"="+v)
 		}
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	detach(cmd)
 	if err := cmd.Start(); err != nil {
 		c.log.Info("agent: not started", "error", err.Error())
 		return
