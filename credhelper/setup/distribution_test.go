@@ -1,14 +1,11 @@
 package setup
 
 import (
-	"fmt"
-	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/internal/testserver"
 )
 
 // distributionRegistry runs Debian's docker-registry (distribution 2.8)
@@ -16,61 +13,13 @@ import (
 // host:port. It skips when the package is not installed.
 func distributionRegistry(t *testing.T, user, pass string) string {
 	t.Helper()
-	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
+	if _, err := exec.LookPath("docker-registry"); err != nil {
 		t.Skip("docker-registry not installed (scripts/deps.sh installs it)")
 	}
-	htpasswd, err := exec.LookPath("htpasswd")
-	if err != nil {
+	if _, err := exec.LookPath("htpasswd"); err != nil {
 		t.Skip("htpasswd not installed (apache2-utils)")
 	}
-	dir := t.TempDir()
-	// The password goes to htpasswd on stdin, never in argv.
-	cmd := exec.Command(htpasswd, "-niB", user)
-	cmd.Stdin = stringsReader(pass + "\n")
-	entry, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("htpasswd: %v", err)
-	}
-	writeFile(t, filepath.Join(dir, "htpasswd"), string(entry), 0o600)
-	addr := closedAddr(t)
-	config := fmt.Sprintf(`version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: %s}}
-http: {addr: %s}
-auth: {htpasswd: {realm: test, path: %s}}
-`, filepath.Join(dir, "data"), addr, filepath.Join(dir, "htpasswd"))
-	writeFile(t, filepath.Join(dir, "config.yml"), config, 0o600)
-	reg := exec.Command(bin, "serve", filepath.Join(dir, "config.yml"))
-	reg.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.Stdout, reg.Stderr = logFile, logFile
-	if err := reg.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-reg.Process.Pid, syscall.SIGKILL)
-		_ = reg.Wait()
-		_ = logFile.Close()
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
-			t.Fatalf("docker-registry did not start: %v\n%s", err, log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testserver.Registry(t, testserver.RegistryOptions{User: user, Password: pass})
 }
 
 // TestDoctorDistribution checks --registry-check against the real
