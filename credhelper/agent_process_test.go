@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/internal/fakeaws"
+	"github.com/credhelpers/docker-credential-secretsmanager/internal/testserver"
 )
 
 // Tests of the memory agent through the real binary: helper processes
@@ -717,7 +718,8 @@ func TestAgentDockerLogin(t *testing.T) {
 		tools[name] = p
 	}
 	pass := randomValue(t, "registry-pass-")
-	host, regDir := startRegistry(t, tools, "lou", pass)
+	regDir := t.TempDir()
+	host := testserver.Registry(t, testserver.RegistryOptions{Dir: regDir, User: "lou", Password: pass})
 
 	dockerConfig := filepath.Join(r.e.tmp, "docker")
 	if err := os.MkdirAll(dockerConfig, 0o700); err != nil {
@@ -766,51 +768,4 @@ func TestAgentDockerLogin(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// startRegistry runs Debian's distribution registry on a free loopback
-// port with one htpasswd user; it returns host:port and its directory.
-func startRegistry(t *testing.T, tools map[string]string, user, pass string) (string, string) {
-	t.Helper()
-	dir := t.TempDir()
-	hash := exec.Command(tools["htpasswd"], "-iBn", user) // the password on stdin, not argv
-	hash.Stdin = strings.NewReader(pass)
-	entry, err := hash.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), entry, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := fmt.Sprintf("127.0.0.1:%d", port)
-	config := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n    realm: test\n    path: %s\n",
-		filepath.Join(dir, "data"), host, filepath.Join(dir, "htpasswd"))
-	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(tools["docker-registry"], "serve", filepath.Join(dir, "config.yml"))
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get("http://" + host + "/v2/")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return host, dir
-			}
-		}
-	}
-	t.Fatalf("the registry did not come up:\n%s", logs.String())
-	return "", ""
 }

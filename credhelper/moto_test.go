@@ -1,7 +1,6 @@
 package credhelper_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,16 +8,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,75 +22,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/internal/testserver"
 )
 
 // motoServer is a moto_server process on a free loopback port.
 type motoServer struct {
-	url string
-	cmd *exec.Cmd
-	log *bytes.Buffer
+	url  string
+	proc *testserver.Process // nil when the test's cleanup stops it
 }
 
 // motoAccount is moto's default account.
 const motoAccount = "123456789012"
 
-// startMoto starts moto_server with extra environment (such as
-// INITIAL_NO_AUTH_ACTION_COUNT) and waits until it answers.
-func startMoto(extraEnv ...string) (*motoServer, error) {
-	path, err := exec.LookPath("moto_server")
-	if err != nil {
-		return nil, fmt.Errorf(`moto_server not found on PATH: install it with pip install "moto[server]==5.2.1" (see TESTING.md), or run go test -short for unit tests only`)
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	m := &motoServer{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &bytes.Buffer{}}
-	m.cmd = exec.Command(path, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	m.cmd.Env = append(os.Environ(), extraEnv...)
-	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
-	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := m.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting moto_server: %w", err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(m.url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return m, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			m.stop()
-			return nil, fmt.Errorf("moto_server did not answer on %s: %s", m.url, m.log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// stop kills moto_server (its process group: the pyenv shim forks) and
-// waits for it.
+// stop stops the shared moto (its process group: the pyenv shim forks).
 func (m *motoServer) stop() {
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-	_ = m.cmd.Wait()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	_ = m.proc.Stop()
 }
 
 // sharedMoto is the package's moto, started once and stopped by TestMain.
 func sharedMoto(t *testing.T) *motoServer {
 	t.Helper()
 	integration(t)
-	suite.motoOnce.Do(func() { suite.moto, suite.motoErr = startMoto() })
+	suite.motoOnce.Do(func() {
+		p, url, err := testserver.LaunchMoto(testserver.Options{LogDir: suite.root})
+		if suite.motoErr = err; err == nil {
+			suite.moto = &motoServer{url: url, proc: p}
+		}
+	})
 	if suite.motoErr != nil {
 		t.Fatal(suite.motoErr)
 	}
@@ -352,11 +306,7 @@ func iamUser(t *testing.T, m *motoServer, name string, actions ...string) (strin
 func TestMotoIAM(t *testing.T) {
 	integration(t)
 	const setupRequests = 7 // CreateSecret + 2 × (CreateUser, CreateAccessKey, PutUserPolicy)
-	m, err := startMoto("INITIAL_NO_AUTH_ACTION_COUNT=" + strconv.Itoa(setupRequests))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.stop)
+	m := &motoServer{url: testserver.Moto(t, testserver.Options{}, "INITIAL_NO_AUTH_ACTION_COUNT="+strconv.Itoa(setupRequests))}
 
 	pass := randomValue(t, "iam-")
 	createSecret(t, motoSecrets(m, "us-east-1", "testing", "testing"), "iam/dockerhub", jsonString(t, map[string]string{"username": "ivan", "password": pass}))
