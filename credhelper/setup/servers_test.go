@@ -211,8 +211,6 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 }
 
-func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
-
 func containsAny(s string, values ...string) bool {
 	for _, v := range values {
 		if strings.Contains(s, v) {
