@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/internal/testserver"
 )
 
 // iamSetupRequests is how many unauthenticated requests the strict moto
@@ -101,12 +103,9 @@ type roleCredentials struct {
 // returns the role's temporary credentials.
 func (s *suite) startStrictMoto(t *testing.T) (string, roleCredentials) {
 	t.Helper()
-	port := freePort(t)
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	e := env{"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"), "TMPDIR": s.tmp,
-		"INITIAL_NO_AUTH_ACTION_COUNT": fmt.Sprint(iamSetupRequests)}
-	p := s.startServer(t, "moto-iam", e.list(), s.tools["moto_server"], "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	p.waitHTTP(t, url+"/moto-api/")
+	e := env{"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"), "TMPDIR": s.tmp}
+	url := testserver.Moto(t, testserver.Options{Name: "moto-iam", LogDir: s.logs, Env: e.list()},
+		"INITIAL_NO_AUTH_ACTION_COUNT="+fmt.Sprint(iamSetupRequests))
 
 	// The aws CLI's output is read in memory, never recorded: one answer
 	// carries the user's secret key.

@@ -8,7 +8,6 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.39.0
 	github.com/aws/aws-sdk-go-v2/service/sts v1.38.4
 	github.com/credhelpers/docker-credential-secretsmanager v0.0.0-00010101000000-000000000000
-	golang.org/x/crypto v0.59.0
 )
 
 require (

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,101 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-// server is a long-running process the suite started; it is stopped by
-// its PID when the suite ends.
-type server struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan error
-}
-
-// startServer runs args as a server in its own process group, logging to
-// logs/<name>.log, and registers its stop.
-func (s *suite) startServer(t *testing.T, name string, env []string, args ...string) *server {
-	t.Helper()
-	logPath := filepath.Join(s.logs, name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	p := &server{name: name, cmd: cmd, log: logPath, done: make(chan error, 1)}
-	go func() {
-		p.done <- cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.stop(t)
-		if err := f.Close(); err != nil {
-			t.Errorf("closing %s: %v", logPath, err)
-		}
-	})
-	return p
-}
-
-// stop sends SIGTERM to the server's process group (its PID), then SIGKILL
-// if it has not exited after a few seconds.
-func (p *server) stop(t *testing.T) {
-	pid := p.cmd.Process.Pid
-	if err := syscall.Kill(-pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("stopping %s (pid %d): %v", p.name, pid, err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-// waitHTTP polls url until it answers with any HTTP status, failing if the
-// server exits or does not answer within a minute.
-func (p *server) waitHTTP(t *testing.T, url string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			return
-		}
-		select {
-		case err := <-p.done:
-			t.Fatalf("%s exited before answering (%v); log:\n%s", p.name, err, readFile(t, p.log))
-		case <-ctx.Done():
-			t.Fatalf("%s did not answer %s within a minute; log:\n%s", p.name, url, readFile(t, p.log))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
 
 func readFile(t *testing.T, path string) string {
 	t.Helper()

@@ -23,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/credhelpers/docker-credential-secretsmanager/credhelper"
+	"github.com/credhelpers/docker-credential-secretsmanager/internal/testserver"
 )
 
 const (
@@ -255,11 +255,8 @@ func (s *suite) dockerConfig(t *testing.T, name string, config any) string {
 
 func (s *suite) startMoto(t *testing.T) {
 	t.Helper()
-	port := freePort(t)
-	s.motoURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	e := env{"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"), "TMPDIR": s.tmp}
-	p := s.startServer(t, "moto", e.list(), s.tools["moto_server"], "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	p.waitHTTP(t, s.motoURL+"/moto-api/")
+	s.motoURL = testserver.Moto(t, testserver.Options{LogDir: s.logs, Env: e.list()})
 }
 
 func (s *suite) createSecret(t *testing.T, name string, value map[string]string) {
@@ -284,34 +281,12 @@ func (s *suite) createSecret(t *testing.T, name string, value map[string]string)
 // filesystem storage and, when user is set, htpasswd (bcrypt) auth.
 func (s *suite) startRegistry(t *testing.T, name, user, password string) registry {
 	t.Helper()
-	port := freePort(t)
-	dir := filepath.Join(s.root, name)
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  addr: 127.0.0.1:%d
-  secret: %s
-`, filepath.Join(dir, "data"), port, randomHex(t, 16))
-	if user != "" {
-		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		htpasswd := filepath.Join(dir, "htpasswd")
-		writeFile(t, htpasswd, user+":"+string(hash)+"\n")
-		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: %s\n    path: %s\n", name, htpasswd)
-	}
-	cfgPath := filepath.Join(dir, "config.yml")
-	writeFile(t, cfgPath, cfg)
 	e := env{"PATH": "/usr/bin:/bin", "HOME": s.home, "TMPDIR": s.tmp}
-	r := registry{host: fmt.Sprintf("127.0.0.1:%d", port), user: user, password: password}
-	p := s.startServer(t, name, e.list(), s.tools["docker-registry"], "serve", cfgPath)
-	p.waitHTTP(t, "http://"+r.host+"/v2/")
-	return r
+	host := testserver.Registry(t, testserver.RegistryOptions{
+		Options: testserver.Options{Name: name, LogDir: s.logs, Env: e.list()},
+		Dir:     filepath.Join(s.root, name), User: user, Password: password,
+	})
+	return registry{host: host, user: user, password: password}
 }
 
 // pushBase pushes the base image (one file, /base.txt, naming the
