@@ -9,9 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,69 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/credhelpers/docker-credential-secretsmanager/internal/testserver"
 )
-
-// start runs a server process until the test ends, its output in a log
-// file that the leak scan reads.
-func (e *env) start(name string, cmd *exec.Cmd) {
-	e.t.Helper()
-	logf, err := os.Create(filepath.Join(e.dir, name+".log"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		e.t.Fatalf("starting %s: %v", name, err)
-	}
-	e.t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if err := logf.Close(); err != nil {
-			e.t.Errorf("closing %s's log: %v", name, err)
-		}
-	})
-}
-
-// waitHTTP polls url until it answers with want.
-func waitHTTP(t *testing.T, url string, want int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == want {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer %d in time (last: %v)", url, want, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
 
 // startMoto runs moto_server on a free loopback port and returns its URL.
 func (e *env) startMoto() string {
 	e.t.Helper()
-	port := freePort(e.t)
-	e.start("moto", exec.Command("moto_server", "-H", "127.0.0.1", "-p", fmt.Sprint(port)))
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(e.t, url+"/moto-api/", http.StatusOK)
-	return url
+	return testserver.Moto(e.t, testserver.Options{LogDir: e.dir})
 }
 
 // createSecret stores a secret in moto with the SDK.
@@ -108,34 +51,10 @@ func (e *env) createSecret(endpoint, name, value string) {
 // with htpasswd (bcrypt) authentication for one user, and returns host:port.
 func (e *env) startRegistry(name, user, pass string) string {
 	e.t.Helper()
-	dir := filepath.Join(e.dir, "registry-"+name)
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
-		e.t.Fatal(err)
-	}
-	htpasswd := exec.Command("htpasswd", "-niB", user)
-	htpasswd.Stdin = strings.NewReader(pass)
-	entry, err := htpasswd.Output()
-	if err != nil {
-		e.t.Fatalf("htpasswd: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), entry, 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	host := fmt.Sprintf("127.0.0.1:%d", freePort(e.t))
-	config := fmt.Sprintf(`version: 0.1
-log: {level: info}
-storage:
-  filesystem: {rootdirectory: %s}
-  delete: {enabled: true}
-http: {addr: %q}
-auth:
-  htpasswd: {realm: %s, path: %s}
-`, filepath.Join(dir, "data"), host, name, filepath.Join(dir, "htpasswd"))
-	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	e.start("registry-"+name, exec.Command("docker-registry", "serve", filepath.Join(dir, "config.yml")))
-	waitHTTP(e.t, "http://"+host+"/v2/", http.StatusUnauthorized)
+	host := testserver.Registry(e.t, testserver.RegistryOptions{
+		Options: testserver.Options{Name: "registry-" + name, LogDir: e.dir},
+		Dir:     filepath.Join(e.dir, "registry-"+name), User: user, Password: pass,
+	})
 	e.registries = append(e.registries, host)
 	e.creds = append(e.creds, [2]string{user, pass})
 	return host
