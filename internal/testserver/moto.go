@@ -18,18 +18,11 @@ const motoHint = `moto_server not found on PATH: install it with scripts/deps.sh
 // suites prove behaviour against it and must not pass without it.
 func Moto(t testing.TB, opts Options, extraEnv ...string) string {
 	t.Helper()
-	if opts.LogDir == "" {
-		opts.LogDir = t.TempDir()
-	}
-	p, url, err := LaunchMoto(opts, extraEnv...)
+	p, url, err := LaunchMoto(withLogDir(t, opts), extraEnv...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Errorf("stopping %s: %v", p.Name, err)
-		}
-	})
+	stopAtCleanup(t, p)
 	return url
 }
 

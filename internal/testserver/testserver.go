@@ -76,19 +76,30 @@ func freePort() (int, error) {
 // <LogDir>/<Name>.log, and stops it (its whole group) when the test ends.
 func Start(t testing.TB, opts Options, args ...string) *Process {
 	t.Helper()
-	if opts.LogDir == "" {
-		opts.LogDir = t.TempDir()
-	}
-	p, err := Launch(opts, args...)
+	p, err := Launch(withLogDir(t, opts), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopAtCleanup(t, p)
+	return p
+}
+
+// withLogDir gives opts the test's temporary directory for logs unless it
+// names one.
+func withLogDir(t testing.TB, opts Options) Options {
+	if opts.LogDir == "" {
+		opts.LogDir = t.TempDir()
+	}
+	return opts
+}
+
+// stopAtCleanup stops p when the test ends.
+func stopAtCleanup(t testing.TB, p *Process) {
 	t.Cleanup(func() {
 		if err := p.Stop(); err != nil {
 			t.Errorf("stopping %s: %v", p.Name, err)
 		}
 	})
-	return p
 }
 
 // Launch is Start for a server that outlives one test (a suite's shared

@@ -13,13 +13,8 @@ func TestMotoAnswers(t *testing.T) {
 		t.Skip("starts moto_server")
 	}
 	url := Moto(t, Options{}, "INITIAL_NO_AUTH_ACTION_COUNT=5")
-	resp, err := http.Get(url + "/moto-api/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /moto-api/: %s", resp.Status)
+	if code := get(t, url+"/moto-api/", "", ""); code != http.StatusOK {
+		t.Fatalf("GET /moto-api/: %d", code)
 	}
 }
 
@@ -34,20 +29,8 @@ func TestRegistryAuth(t *testing.T) {
 		user, pass string
 		want       int
 	}{{"", "", http.StatusUnauthorized}, {"alice", "wrong", http.StatusUnauthorized}, {"alice", pass, http.StatusOK}} {
-		req, err := http.NewRequest(http.MethodGet, "http://"+host+"/v2/", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.user != "" {
-			req.SetBasicAuth(c.user, c.pass)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != c.want {
-			t.Errorf("GET /v2/ as %q: %s, want %d", c.user, resp.Status, c.want)
+		if code := get(t, "http://"+host+"/v2/", c.user, c.pass); code != c.want {
+			t.Errorf("GET /v2/ as %q: %d, want %d", c.user, code, c.want)
 		}
 	}
 	entry, err := os.ReadFile(filepath.Join(dir, "htpasswd"))
@@ -64,14 +47,27 @@ func TestRegistryAnonymous(t *testing.T) {
 		t.Skip("starts docker-registry")
 	}
 	host := Registry(t, RegistryOptions{})
-	resp, err := http.Get("http://" + host + "/v2/")
+	if code := get(t, "http://"+host+"/v2/", "", ""); code != http.StatusOK {
+		t.Fatalf("GET /v2/ without auth: %d", code)
+	}
+}
+
+// get is the status of a GET of url, with Basic auth when user is set.
+func get(t *testing.T, url, user, pass string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /v2/ without auth: %s", resp.Status)
-	}
+	return resp.StatusCode
 }
 
 func TestWaitHTTPSeesExit(t *testing.T) {
