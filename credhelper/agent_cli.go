@@ -42,16 +42,16 @@ func runAgent(args []string, stdout, stderr io.Writer, getenv Env) int {
 	case "":
 		return serveAgent(s, stderr, log)
 	case "status":
-		resp, err := c.roundTrip(agentRequest{Op: opStatus})
+		st, err := QueryAgentStatus(s)
 		if err != nil {
-			fmt.Fprintln(stdout, agentDown(s, err))
+			fmt.Fprintln(stdout, err)
 			return 1
 		}
-		printAgentStatus(stdout, s, resp.Info)
+		printAgentStatus(stdout, s, st)
 		return 0
 	case "stop":
 		if _, err := c.roundTrip(agentRequest{Op: opStop}); err != nil {
-			fmt.Fprintln(stdout, agentDown(s, err))
+			fmt.Fprintln(stdout, agentUnreachable(s, err))
 			return 0
 		}
 		// Return once the socket is gone, so that the next get finds no agent.
@@ -127,14 +127,29 @@ func serveAgent(s AgentSettings, stderr io.Writer, log *slog.Logger) int {
 	return 0
 }
 
-func printAgentStatus(w io.Writer, s AgentSettings, st *AgentStatus) {
-	if st == nil {
-		fmt.Fprintln(w, "agent: no status")
-		return
+// QueryAgentStatus asks the running agent what it holds (registries,
+// sources, expiries; never values). The error wraps ErrNoAgent when no
+// agent runs.
+func QueryAgentStatus(s AgentSettings) (*AgentStatus, error) {
+	c := &agentClient{settings: s, log: slog.New(slog.DiscardHandler)}
+	resp, err := c.roundTrip(agentRequest{Op: opStatus})
+	if err != nil {
+		return nil, agentUnreachable(s, err)
 	}
-	now := time.Now()
-	fmt.Fprintf(w, "agent pid %d, socket %s, up %s, exits after %s idle\n", st.PID, s.socket(),
-		now.Sub(st.Started).Round(time.Second), st.Idle)
+	if resp.Info == nil {
+		return nil, agentUnreachable(s, errors.New("no status in its answer"))
+	}
+	return resp.Info, nil
+}
+
+// Summary is the status's first line: pid, socket, uptime, idle limit.
+func (st *AgentStatus) Summary(s AgentSettings) string {
+	return fmt.Sprintf("agent pid %d, socket %s, up %s, exits after %s idle", st.PID, s.socket(),
+		time.Since(st.Started).Round(time.Second), st.Idle)
+}
+
+func printAgentStatus(w io.Writer, s AgentSettings, st *AgentStatus) {
+	fmt.Fprintln(w, st.Summary(s))
 	fmt.Fprintf(w, "memory: %s\n", st.Memory)
 	if len(st.Entries) == 0 {
 		fmt.Fprintln(w, "holds nothing")
@@ -155,9 +170,10 @@ func when(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func agentDown(s AgentSettings, err error) string {
-	if errors.Is(err, errNoAgent) {
-		return "no agent running (" + s.socket() + ")"
+// agentUnreachable says why the agent at s did not answer.
+func agentUnreachable(s AgentSettings, err error) error {
+	if errors.Is(err, ErrNoAgent) {
+		return fmt.Errorf("%w (%s)", ErrNoAgent, s.socket())
 	}
-	return fmt.Sprintf("the agent at %s does not answer: %v", s.socket(), err)
+	return fmt.Errorf("the agent at %s does not answer: %w", s.socket(), err)
 }

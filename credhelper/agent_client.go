@@ -96,7 +96,8 @@ type agentClient struct {
 	settings AgentSettings
 	getenv   Env
 	log      *slog.Logger
-	base     []byte // digest of what every key of this invocation shares
+	config   *Config
+	base     []byte // digest of what every key of this invocation shares; computed on first use
 	started  bool   // this invocation started an agent
 	// stderr receives the one warning a get gives when it refuses the
 	// agent's directory; nil for none.
@@ -104,7 +105,7 @@ type agentClient struct {
 }
 
 func newAgentClient(s AgentSettings, cfg *Config, getenv Env, log *slog.Logger) *agentClient {
-	return &agentClient{settings: s, getenv: getenv, log: log, base: agentKeyBase(cfg, getenv)}
+	return &agentClient{settings: s, getenv: getenv, log: log, config: cfg}
 }
 
 func writeField(h hash.Hash, s string) {
@@ -125,10 +126,7 @@ func agentKeyBase(cfg *Config, getenv Env) []byte {
 		writeField(h, getenv(name))
 	}
 	writeField(h, cfg.File)
-	if data, err := os.ReadFile(cfg.File); err == nil {
-		sum := sha256.Sum256(data)
-		writeField(h, hex.EncodeToString(sum[:]))
-	}
+	writeField(h, string(cfg.fileData))
 	writeField(h, fmt.Sprint(cfg.ECR, cfg.ECRPublic, cfg.Fallback, cfg.Timeout))
 	for _, e := range cfg.Entries {
 		writeEntry(h, e)
@@ -144,6 +142,9 @@ func writeEntry(h hash.Hash, e Entry) {
 
 // key is the cache key of a registry resolved through route.
 func (c *agentClient) key(registry string, route Route) string {
+	if c.base == nil {
+		c.base = agentKeyBase(c.config, c.getenv)
+	}
 	h := sha256.New()
 	h.Write(c.base)
 	writeField(h, registry)
@@ -154,8 +155,9 @@ func (c *agentClient) key(registry string, route Route) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// errNoAgent means nothing listens on the socket (or there is none).
-var errNoAgent = errors.New("no agent running")
+// ErrNoAgent means nothing listens on the agent's socket (or there is
+// none): no agent runs for this user and directory.
+var ErrNoAgent = errors.New("no agent running")
 
 // agentConn is a client's connection to the agent.
 type agentConn interface {
@@ -170,14 +172,14 @@ type agentConn interface {
 func (c *agentClient) dial() (agentConn, error) {
 	if err := checkAgentDir(c.settings.Dir); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, errNoAgent
+			return nil, ErrNoAgent
 		}
 		return nil, err
 	}
 	conn, uid, err := dialAgentSocket(c.settings.socket(), agentAnswerTimeout)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || isConnRefused(err) {
-			return nil, errNoAgent
+			return nil, ErrNoAgent
 		}
 		return nil, err
 	}
@@ -275,7 +277,7 @@ func (c *agentClient) cached(ctx context.Context, key, registry string, route Ro
 		c.log.Debug("agent: unavailable, resolving directly", "error", err.Error())
 		var refused *agentDirError
 		switch {
-		case errors.Is(err, errNoAgent):
+		case errors.Is(err, ErrNoAgent):
 			c.start()
 		case errors.As(err, &refused) && c.stderr != nil:
 			fmt.Fprintf(c.stderr, "%s: not using the memory agent: %v\n", Name, err)
@@ -390,10 +392,10 @@ func (s *agentStore) Store(ctx context.Context, c *credentials.Credentials) erro
 	}
 	req := agentRequest{Op: opStore, Registry: registry, ServerURL: c.ServerURL, Username: c.Username, Secret: c.Secret}
 	_, err = s.client.roundTrip(req)
-	if errors.Is(err, errNoAgent) {
+	if errors.Is(err, ErrNoAgent) {
 		s.client.start()
 		deadline := time.Now().Add(agentStartWait)
-		for errors.Is(err, errNoAgent) && time.Now().Before(deadline) && ctx.Err() == nil {
+		for errors.Is(err, ErrNoAgent) && time.Now().Before(deadline) && ctx.Err() == nil {
 			time.Sleep(20 * time.Millisecond)
 			_, err = s.client.roundTrip(req)
 		}
@@ -413,7 +415,7 @@ func (s *agentStore) Erase(_ context.Context, serverURL string) error {
 	if err != nil {
 		return nil
 	}
-	if _, err := s.client.roundTrip(agentRequest{Op: opErase, Registry: registry}); err != nil && !errors.Is(err, errNoAgent) {
+	if _, err := s.client.roundTrip(agentRequest{Op: opErase, Registry: registry}); err != nil && !errors.Is(err, ErrNoAgent) {
 		return fmt.Errorf("%s: erasing the login for %s from the memory agent: %v", Name, registry, err)
 	}
 	return nil
@@ -422,7 +424,7 @@ func (s *agentStore) Erase(_ context.Context, serverURL string) error {
 // List implements Store.
 func (s *agentStore) List(context.Context) (map[string]string, error) {
 	resp, err := s.client.roundTrip(agentRequest{Op: opList})
-	if errors.Is(err, errNoAgent) {
+	if errors.Is(err, ErrNoAgent) {
 		return map[string]string{}, nil
 	}
 	if err != nil {

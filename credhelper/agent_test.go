@@ -349,7 +349,7 @@ func TestAgentDirChecks(t *testing.T) {
 		}
 		var warning strings.Builder
 		c := &agentClient{settings: AgentSettings{Dir: dir}, log: slog.New(slog.DiscardHandler), stderr: &warning}
-		if _, err := c.dial(); err == nil || errors.Is(err, errNoAgent) {
+		if _, err := c.dial(); err == nil || errors.Is(err, ErrNoAgent) {
 			t.Errorf("dial through %s: %v, want a refusal", filepath.Base(dir), err)
 		}
 		src := &countingSource{cred: Credential{Username: "u", Secret: "p"}}

@@ -140,14 +140,23 @@ func (a *AWSClients) Config(ctx context.Context, id Identity) (aws.Config, error
 	return a.config(ctx, id)
 }
 
-// DescribeAWSError classifies an error of a client built from Config the
-// way the helper classifies its own: the AWS error code (from JSON, XML
-// or HTML answers alike, or one of the helper's codes such as
-// NoCredentials, Timeout or NetworkError), the HTTP status (0 without an
-// answer) and AWS's message on one line.
-func DescribeAWSError(err error) (code string, status int, message string) {
-	f := classify(err)
-	return f.Code, f.Status, f.Message
+// DescribeAWSError describes an error of a client built from Config on
+// one line, the way get reports its own: the AWS error code (from JSON,
+// XML or HTML answers alike, or one of the helper's codes such as
+// NoCredentials, Timeout or NetworkError), the HTTP status and AWS's
+// message.
+func DescribeAWSError(err error) string {
+	return describeInner(classify(err))
+}
+
+// AWSFix is the fix for a failure of such a client that depends on the
+// caller's credentials, the network or the endpoint rather than on a
+// resource; endpointEnv names the variable that overrides the endpoint.
+func AWSFix(err error, endpointEnv string) string {
+	if fix := commonFix(classify(err), endpointEnv, DefaultTimeout.String()); fix != "" {
+		return fix
+	}
+	return "check the network and " + endpointEnv + " if you set it"
 }
 
 // SecretsManager returns a Secrets Manager client and the region it calls.
@@ -308,7 +317,7 @@ func (rawErrorBody) BeforeDeserialization(ctx context.Context, in *smithyhttp.In
 	if e.Message == "" {
 		e.Message = resp.Status
 	}
-	e.Message = oneLine(e.Message)
+	e.Message = OneLine(e.Message)
 	return e
 }
 

@@ -83,6 +83,10 @@ type Config struct {
 	// Err, when set, is a configuration error that fails every get: a
 	// broken configuration must never degrade into anonymous pulls.
 	Err error
+
+	// fileData is the config file's content as read (nil without one),
+	// part of the memory agent's cache key.
+	fileData []byte
 }
 
 // fileConfig is the JSON layout of the config file.
@@ -163,6 +167,7 @@ func LoadConfig(getenv func(string) string) *Config {
 	data, err := os.ReadFile(c.File)
 	switch {
 	case err == nil:
+		c.fileData = data
 		if err := c.applyFile(data, add); err != nil {
 			fail(err)
 		}

@@ -2,9 +2,7 @@ package credhelper
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -110,13 +108,9 @@ func (s ecrPublicSource) fix(f awsFailure, timeout string) string {
 
 // decodeECRToken splits base64("AWS:<password>").
 func decodeECRToken(token string) (string, string, error) {
-	dec, err := base64.StdEncoding.DecodeString(token)
+	user, pass, err := DecodeAuth(token)
 	if err != nil {
-		return "", "", fmt.Errorf("the authorization token is not base64")
-	}
-	user, pass, ok := strings.Cut(string(dec), ":")
-	if !ok || user == "" || pass == "" {
-		return "", "", fmt.Errorf("the authorization token is not base64(user:password)")
+		return "", "", fmt.Errorf("the authorization token %v", err)
 	}
 	return user, pass, nil
 }

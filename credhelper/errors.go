@@ -105,9 +105,9 @@ func classify(err error) awsFailure {
 		f.Code = codeNetwork
 		f.Message = netMessage(err)
 	default:
-		f.Message = oneLine(err.Error())
+		f.Message = OneLine(err.Error())
 	}
-	f.Message = oneLine(f.Message)
+	f.Message = OneLine(f.Message)
 	return f
 }
 
@@ -136,8 +136,9 @@ func netMessage(err error) string {
 	return err.Error()
 }
 
-// oneLine makes a message fit the one-line error contract.
-func oneLine(s string) string {
+// OneLine makes a message fit the one-line error contract: white space
+// folded, at most 300 bytes.
+func OneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	const limit = 300
 	if len(s) > limit {

@@ -92,7 +92,7 @@ func TestClassify(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestOneLineLimit(t *testing.T) {
-	got := oneLine(strings.Repeat("x ", 400))
+	got := OneLine(strings.Repeat("x ", 400))
 	if strings.ContainsAny(got, "\n\t") || len(got) > 310 || !strings.HasSuffix(got, "…") {
 		t.Errorf("oneLine of a long message = %d bytes %q…, want ≤300 bytes plus an ellipsis", len(got), got[:20])
 	}

@@ -153,7 +153,7 @@ func (h *Helper) List() (map[string]string, error) {
 		}
 		key := e.Registry
 		if key == DockerHub {
-			key = dockerHubServerURL
+			key = DockerHubServerURL
 		}
 		out[key] = route.String()
 	}

@@ -12,10 +12,11 @@ import (
 // normalises to it.
 const DockerHub = "docker.io"
 
-// dockerHubServerURL is the key the Docker CLI uses for Docker Hub; list
-// answers it so that clients which call list and then get (the legacy
-// builder) find Docker Hub under the name they look for.
-const dockerHubServerURL = "https://index.docker.io/v1/"
+// DockerHubServerURL is the key the Docker CLI, BuildKit and crane use for
+// Docker Hub (in credHelpers, auths and list): list answers it so that
+// clients which call list and then get (the legacy builder) find Docker
+// Hub under the name they look for.
+const DockerHubServerURL = "https://index.docker.io/v1/"
 
 var dockerHubAliases = map[string]bool{
 	"docker.io":               true,

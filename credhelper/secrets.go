@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -182,6 +183,21 @@ func stringKey(doc map[string]any, key string) (string, error) {
 	return s, nil
 }
 
+// DecodeAuth splits an auth value, base64("username:password"), as Docker
+// config files, docker config secrets and ECR tokens carry it. Its errors
+// say what is wrong with the value, never what it holds.
+func DecodeAuth(auth string) (user, pass string, err error) {
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(auth))
+	if err != nil {
+		return "", "", errors.New("is not base64")
+	}
+	user, pass, ok := strings.Cut(string(dec), ":")
+	if !ok || user == "" || pass == "" {
+		return "", "", errors.New("is not base64(username:password)")
+	}
+	return user, pass, nil
+}
+
 // dockerAuth is one entry of a docker config document's auths.
 type dockerAuth struct {
 	Auth          string `json:"auth"`
@@ -212,13 +228,9 @@ func parseDockerConfig(auths any, registry string) (string, string, error) {
 		case a.IdentityToken != "":
 			return "<token>", a.IdentityToken, nil
 		case a.Auth != "":
-			dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(a.Auth))
+			user, pass, err := DecodeAuth(a.Auth)
 			if err != nil {
-				return "", "", &contentError{msg: fmt.Sprintf("the secret's auths entry %q has an 'auth' that is not base64", key), fix: "store base64(username:password) in 'auth'"}
-			}
-			user, pass, ok := strings.Cut(string(dec), ":")
-			if !ok || user == "" || pass == "" {
-				return "", "", &contentError{msg: fmt.Sprintf("the secret's auths entry %q has an 'auth' that is not base64(username:password)", key), fix: "store base64(username:password) in 'auth'"}
+				return "", "", &contentError{msg: fmt.Sprintf("the secret's auths entry %q has an 'auth' that %v", key, err), fix: "store base64(username:password) in 'auth'"}
 			}
 			return user, pass, nil
 		case a.Username != "" && a.Password != "":

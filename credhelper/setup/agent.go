@@ -1,8 +1,7 @@
 package setup
 
 import (
-	"bytes"
-	"io"
+	"errors"
 	"path/filepath"
 	"strings"
 
@@ -23,27 +22,18 @@ func agentRow(getenv func(string) string) Row {
 		row.Detail = "disabled (" + credhelper.EnvAgent + "=off, or not Linux): every get calls AWS"
 		return row
 	}
-	var out bytes.Buffer
-	code := credhelper.Run([]string{"agent", "status"}, strings.NewReader(""), &out, io.Discard, credhelper.Env(getenv), "")
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	st, err := credhelper.QueryAgentStatus(s)
 	switch {
-	case code != 0 && strings.HasPrefix(lines[0], "no agent running"):
+	case errors.Is(err, credhelper.ErrNoAgent):
 		row.Detail = "not running: the next get starts it"
-	case code != 0:
-		row.Status, row.Detail = StatusWarn, oneLine(out.String())
+	case err != nil:
+		row.Status, row.Detail = StatusWarn, credhelper.OneLine(err.Error())
 		row.Fix = credhelper.Name + " agent stop (gets work without it, but wait for it first)"
 	default:
-		row.Detail = "running: " + lines[0]
+		row.Detail = "running: " + st.Summary(s)
 		var held []string
-		inTable := false
-		for _, l := range lines[1:] {
-			f := strings.Fields(l)
-			switch {
-			case len(f) > 0 && f[0] == "REGISTRY":
-				inTable = true
-			case inTable && len(f) > 1:
-				held = append(held, f[0]+" ("+f[1]+")")
-			}
+		for _, e := range st.Entries {
+			held = append(held, e.Registry+" ("+e.Kind+")")
 		}
 		if len(held) > 0 {
 			row.Detail += "; holds " + strings.Join(held, ", ")

@@ -6,7 +6,6 @@ package setup
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -294,13 +293,9 @@ func (d *dockerConfig) plaintext() []plainAuth {
 }
 
 func decodeAuth(s string) (string, string, error) {
-	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	user, pass, err := credhelper.DecodeAuth(s)
 	if err != nil {
-		return "", "", errors.New("its auth value is not base64")
-	}
-	user, pass, ok := strings.Cut(string(dec), ":")
-	if !ok || user == "" || pass == "" {
-		return "", "", errors.New("its auth value is not base64(username:password)")
+		return "", "", fmt.Errorf("its auth value %v", err)
 	}
 	return user, pass, nil
 }
@@ -309,7 +304,7 @@ func decodeAuth(s string) (string, string, error) {
 // credHelpers and auths: Docker Hub has its historical URL.
 func authKey(registry string) string {
 	if registry == credhelper.DockerHub {
-		return "https://index.docker.io/v1/"
+		return credhelper.DockerHubServerURL
 	}
 	return registry
 }

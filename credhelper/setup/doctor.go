@@ -216,7 +216,7 @@ func (d *doctor) identity(ctx context.Context, cfg *credhelper.Config, clients *
 	defer cancel()
 	awsCfg, err := clients.Config(ctx, credhelper.Identity{})
 	if err != nil {
-		row.Status, row.Detail = StatusFail, oneLine(err.Error())
+		row.Status, row.Detail = StatusFail, credhelper.OneLine(err.Error())
 		row.Fix = "fix AWS_PROFILE, AWS_CONFIG_FILE or ~/.aws/config"
 		return row
 	}
@@ -427,7 +427,7 @@ func (d *doctor) resolve(ctx context.Context, cfg *credhelper.Config, base credh
 			row.Detail = strings.TrimPrefix(short.Error(), credhelper.Name+": "+reg+": ")
 			row.Fix = re.Fix
 		} else {
-			row.Detail = oneLine(err.Error())
+			row.Detail = credhelper.OneLine(err.Error())
 		}
 		return row, nil
 	}
@@ -447,12 +447,4 @@ func (d *doctor) resolve(ctx context.Context, cfg *credhelper.Config, base credh
 	}
 	row.Detail = strings.Join(detail, ", ")
 	return row, &cred
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
 }

@@ -65,7 +65,7 @@ func (d *doctor) accepts(ctx context.Context, timeout time.Duration, reg string,
 	row := Row{Check: checkAccepts, Subject: reg}
 	ep, err := registryEndpoint(reg, d.getenv)
 	if err != nil {
-		row.Status, row.Detail = StatusFail, oneLine(err.Error())
+		row.Status, row.Detail = StatusFail, credhelper.OneLine(err.Error())
 		return row
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -137,10 +137,10 @@ func failedContact(row Row, reg name.Registry, err error, timeout time.Duration)
 		row.Detail = fmt.Sprintf("unreachable: no answer within %s", timeout)
 		row.Fix = "check the network and HTTPS_PROXY for " + reg.RegistryStr() + ", or raise " + credhelper.EnvTimeout
 	case errors.As(err, &netErr):
-		row.Detail = "unreachable: " + oneLine(err.Error())
+		row.Detail = "unreachable: " + credhelper.OneLine(err.Error())
 		row.Fix = "check the network, DNS and HTTPS_PROXY for " + reg.RegistryStr()
 	default:
-		row.Detail = "unreachable: " + oneLine(err.Error())
+		row.Detail = "unreachable: " + credhelper.OneLine(err.Error())
 		row.Fix = "check the network, DNS, TLS and HTTPS_PROXY for " + reg.RegistryStr()
 	}
 	return row
@@ -151,7 +151,7 @@ func failedContact(row Row, reg name.Registry, err error, timeout time.Duration)
 func (d *doctor) hubLimits(ctx context.Context, timeout time.Duration, cred *credhelper.Credential) []Row {
 	ep, err := registryEndpoint(credhelper.DockerHub, d.getenv)
 	if err != nil {
-		return []Row{{Check: checkHubLimit, Subject: "docker.io", Status: StatusFail, Detail: oneLine(err.Error()), Fix: "fix " + EnvDockerHubRegistry}}
+		return []Row{{Check: checkHubLimit, Subject: "docker.io", Status: StatusFail, Detail: credhelper.OneLine(err.Error()), Fix: "fix " + EnvDockerHubRegistry}}
 	}
 	var rows []Row
 	if cred != nil {

@@ -2,8 +2,6 @@ package setup
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -56,33 +54,9 @@ func callerIdentity(ctx context.Context, c callerIdentityGetter) (arn, account s
 	return aws.ToString(out.Arn), aws.ToString(out.Account), nil
 }
 
-// describeAWSError is an AWS call's failure on one line: the code, the
-// HTTP status and AWS's message, as get reports them.
-func describeAWSError(err error) string {
-	code, status, msg := credhelper.DescribeAWSError(err)
-	s := code
-	if status != 0 {
-		s += fmt.Sprintf(" (HTTP %d)", status)
-	}
-	if msg != "" {
-		s += ": " + msg
-	}
-	return oneLine(strings.TrimPrefix(s, ": "))
-}
+// describeAWSError is an AWS call's failure on one line, as get reports it.
+func describeAWSError(err error) string { return credhelper.DescribeAWSError(err) }
 
-// awsFix is the fix for a failure of an AWS call that depends on the
+// awsFix is the fix for a failure of an STS call that depends on the
 // caller's credentials or the network rather than on a resource.
-func awsFix(err error) string {
-	code, _, _ := credhelper.DescribeAWSError(err)
-	switch {
-	case code == "NoCredentials":
-		return "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a CodeBuild service role"
-	case code == "InvalidClientTokenId" || code == "UnrecognizedClientException":
-		return "the AWS access key is not valid: check AWS_ACCESS_KEY_ID / the profile's credentials"
-	case code == "SignatureDoesNotMatch" || code == "InvalidSignatureException":
-		return "the AWS secret access key does not match the access key"
-	case strings.Contains(code, "Expired"):
-		return "the AWS session credentials expired: refresh them"
-	}
-	return "check the network and AWS_ENDPOINT_URL_STS if you set it"
-}
+func awsFix(err error) string { return credhelper.AWSFix(err, "AWS_ENDPOINT_URL_STS") }
