@@ -431,6 +431,10 @@ func position(data []byte, offset int64) (line, col int) {
 	return line, col
 }
 
+// Wildcard reports whether the entry is a *.domain pattern rather than
+// one registry.
+func (e Entry) Wildcard() bool { return e.pattern.wildcard }
+
 // lookup finds the entry for a normalised registry: an exact entry beats a
 // wildcard, and the longest wildcard wins.
 func (c *Config) lookup(registry string) (Entry, bool) {

@@ -144,7 +144,7 @@ func (h *Helper) List() (map[string]string, error) {
 		fmt.Fprintf(h.stderr, "%s: list: %v\n", Name, h.config.Err)
 	}
 	for _, e := range h.config.Entries {
-		if e.pattern.wildcard {
+		if e.Wildcard() {
 			continue
 		}
 		route, ok := h.managed.Route(e.Registry)

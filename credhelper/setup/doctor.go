@@ -195,7 +195,7 @@ func (d *doctor) registries(cfg *credhelper.Config, args []string) ([]string, []
 		return regs, rows
 	}
 	for _, e := range cfg.Entries {
-		if strings.HasPrefix(e.Registry, "*.") {
+		if e.Wildcard() {
 			rows = append(rows, Row{Check: checkRegistry, Subject: e.Registry, Status: StatusSkip,
 				Detail: "a wildcard cannot be resolved by itself", Fix: "name a host under it: doctor <host>"})
 			continue
@@ -254,7 +254,7 @@ func (d *doctor) configRow(cfg *credhelper.Config) Row {
 	}
 	var exact, wild int
 	for _, e := range cfg.Entries {
-		if strings.HasPrefix(e.Registry, "*.") {
+		if e.Wildcard() {
 			wild++
 		} else {
 			exact++
@@ -308,7 +308,7 @@ func dockerRows(dc *dockerConfig, err error, registries []string) []Row {
 	case len(unrouted) > 0:
 		row.Status = StatusFail
 		row.Detail = "Docker does not ask this helper for " + strings.Join(unrouted, "; ")
-		row.Fix = credhelper.Name + " configure   (or configure --registries <hosts> for credHelpers only)"
+		row.Fix = credhelper.Name + " configure   (or configure <registry ...> for credHelpers only)"
 	case dc.credsStore() == HelperName:
 		row.Detail = "credsStore: " + HelperName + " (every registry)"
 	case len(registries) == 0:
